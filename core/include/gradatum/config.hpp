@@ -1,0 +1,72 @@
+// Typed, validated engine settings read from a Poco configuration file.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace gradatum {
+
+// A user error in the configuration. what() names the file and the key.
+class ConfigError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// The config file could not be found or parsed at all.
+class ConfigFileError : public ConfigError {
+  public:
+    using ConfigError::ConfigError;
+};
+
+struct ListenAddress {
+    std::string host = "127.0.0.1";
+    uint16_t port = 8080;
+};
+
+struct ServerSettings {
+    ListenAddress listen;
+    int threads = 256;                      // request threads: one per open connection/stream
+    int max_queued = 256;                   // accepted connections waiting for a thread
+    double drain_timeout_s = 30;            // graceful stop: wait for in-flight requests
+    double upstream_idle_timeout_s = 3600;  // silence allowed between upstream bytes
+    std::string default_model;              // for requests that name no model
+};
+
+struct LivenessSettings {
+    double interval_s = 10;
+    double timeout_s = 5;
+    int failures = 3;
+};
+
+struct ModelSettings {
+    std::string name;
+    std::string backend;
+    double ready_timeout_s = 600;
+    double queue_timeout_s = 30;
+    double stop_timeout_s = 10;
+    LivenessSettings liveness;
+    // Every other key under models.<name>. (e.g. "llama_server.model"), raw, for the plugin.
+    std::map<std::string, std::string> backend_config;
+};
+
+struct EngineConfig {
+    std::string source_path;
+    ServerSettings server;
+    std::vector<ModelSettings> models;  // sorted by name
+    std::string log_level = "info";
+    // Every key of the file with its raw value, for the plugins' config_get service.
+    std::map<std::string, std::string> raw;
+};
+
+// Loads and validates a .properties, .ini, .xml or .json file. Throws ConfigFileError when the
+// file cannot be read, ConfigError (naming file and key) for anything else.
+EngineConfig load_config(const std::string& path);
+
+// "file: key: message", the one format of every config error.
+std::string config_error_text(const std::string& file, const std::string& key,
+                              const std::string& message);
+
+}  // namespace gradatum

@@ -1,0 +1,230 @@
+// Reads a Poco configuration file (format chosen by extension) into EngineConfig.
+// Every key is checked: unknown keys are errors, because a typo silently ignored costs users hours.
+#include <Poco/AutoPtr.h>
+#include <Poco/Exception.h>
+#include <Poco/Path.h>
+#include <Poco/Util/AbstractConfiguration.h>
+#include <Poco/Util/IniFileConfiguration.h>
+#include <Poco/Util/JSONConfiguration.h>
+#include <Poco/Util/PropertyFileConfiguration.h>
+#include <Poco/Util/XMLConfiguration.h>
+
+#include <fstream>
+#include <set>
+
+#include "gradatum/config.hpp"
+#include "value_parsers.hpp"
+
+namespace gradatum {
+
+using Poco::AutoPtr;
+using Poco::Util::AbstractConfiguration;
+
+std::string config_error_text(const std::string& file, const std::string& key,
+                              const std::string& message) {
+    return file + ": " + (key.empty() ? "" : key + ": ") + message;
+}
+
+namespace {
+
+AutoPtr<AbstractConfiguration> open_by_extension(const std::string& path) {
+    std::ifstream probe(path);
+    if (!probe)
+        throw ConfigFileError(path + ": cannot read config file");
+    std::string ext = Poco::Path(path).getExtension();
+    try {
+        if (ext == "properties")
+            return new Poco::Util::PropertyFileConfiguration(path);
+        if (ext == "ini")
+            return new Poco::Util::IniFileConfiguration(path);
+        if (ext == "xml")
+            return new Poco::Util::XMLConfiguration(path);
+        if (ext == "json")
+            return new Poco::Util::JSONConfiguration(path);
+    } catch (const Poco::Exception& e) {
+        throw ConfigFileError(path + ": cannot parse config file: " + e.displayText());
+    }
+    throw ConfigFileError(path + ": unsupported config format '." + ext +
+                          "' (use .properties, .ini, .xml or .json)");
+}
+
+// Collects leaf keys (keys without children) with their raw, unexpanded values.
+void collect_leaves(const AbstractConfiguration& conf, const std::string& prefix,
+                    std::map<std::string, std::string>& out) {
+    AbstractConfiguration::Keys children;
+    conf.keys(prefix, children);
+    if (children.empty()) {
+        if (!prefix.empty())
+            out[prefix] = config::trim(conf.getRawString(prefix, ""));
+        return;
+    }
+    for (const auto& child : children) {
+        collect_leaves(conf, prefix.empty() ? child : prefix + "." + child, out);
+    }
+}
+
+class Validator {
+  public:
+    Validator(std::string file, std::map<std::string, std::string> raw)
+        : file_(std::move(file)), raw_(std::move(raw)) {}
+
+    [[noreturn]] void fail(const std::string& key, const std::string& message) const {
+        throw ConfigError(config_error_text(file_, key, message));
+    }
+
+    const std::map<std::string, std::string>& raw() const { return raw_; }
+
+    double seconds(const std::string& key, double fallback) const {
+        auto it = raw_.find(key);
+        if (it == raw_.end())
+            return fallback;
+        auto value = config::parse_seconds(it->second);
+        if (!value)
+            fail(key, "expected a number of seconds, got '" + it->second + "'");
+        return *value;
+    }
+
+    long long integer(const std::string& key, long long fallback, long long min,
+                      long long max) const {
+        auto it = raw_.find(key);
+        if (it == raw_.end())
+            return fallback;
+        auto value = config::parse_integer(it->second);
+        if (!value || *value < min || *value > max) {
+            fail(key, "expected a whole number from " + std::to_string(min) + " to " +
+                          std::to_string(max) + ", got '" + it->second + "'");
+        }
+        return *value;
+    }
+
+  private:
+    std::string file_;
+    std::map<std::string, std::string> raw_;
+};
+
+bool valid_model_name(const std::string& name) {
+    if (name.empty())
+        return false;
+    for (unsigned char c : name) {
+        if (!std::isalnum(c) && c != '_' && c != '-')
+            return false;
+    }
+    return true;
+}
+
+ServerSettings read_server(const Validator& v) {
+    static const std::set<std::string> known = {
+        "listen",       "threads", "max_queued", "drain_timeout", "upstream_idle_timeout",
+        "default_model"};
+    ServerSettings s;
+    for (const auto& [key, value] : v.raw()) {
+        if (key.rfind("server.", 0) != 0)
+            continue;
+        if (!known.count(key.substr(7))) {
+            v.fail(key,
+                   "unknown key (known: listen, threads, max_queued, drain_timeout, "
+                   "upstream_idle_timeout, default_model)");
+        }
+    }
+    if (auto it = v.raw().find("server.listen"); it != v.raw().end()) {
+        auto listen = config::parse_listen(it->second);
+        if (!listen)
+            v.fail("server.listen", "expected host:port, got '" + it->second + "'");
+        s.listen = *listen;
+    }
+    s.threads = static_cast<int>(v.integer("server.threads", s.threads, 4, 10000));
+    s.max_queued = static_cast<int>(v.integer("server.max_queued", s.max_queued, 1, 100000));
+    s.drain_timeout_s = v.seconds("server.drain_timeout", s.drain_timeout_s);
+    s.upstream_idle_timeout_s =
+        v.seconds("server.upstream_idle_timeout", s.upstream_idle_timeout_s);
+    if (auto it = v.raw().find("server.default_model"); it != v.raw().end()) {
+        s.default_model = it->second;
+    }
+    return s;
+}
+
+ModelSettings read_model(const Validator& v, const std::string& name) {
+    const std::string prefix = "models." + name + ".";
+    static const std::set<std::string> core_keys = {
+        "backend",           "ready_timeout",    "queue_timeout",    "stop_timeout",
+        "liveness.interval", "liveness.timeout", "liveness.failures"};
+    ModelSettings m;
+    m.name = name;
+    for (const auto& [key, value] : v.raw()) {
+        if (key.rfind(prefix, 0) != 0)
+            continue;
+        std::string rest = key.substr(prefix.size());
+        if (!core_keys.count(rest))
+            m.backend_config[rest] = value;
+    }
+    auto backend = v.raw().find(prefix + "backend");
+    if (backend == v.raw().end() || backend->second.empty()) {
+        v.fail(prefix + "backend", "missing (the plugin id, e.g. llama_server)");
+    }
+    m.backend = backend->second;
+    m.ready_timeout_s = v.seconds(prefix + "ready_timeout", m.ready_timeout_s);
+    m.queue_timeout_s = v.seconds(prefix + "queue_timeout", m.queue_timeout_s);
+    m.stop_timeout_s = v.seconds(prefix + "stop_timeout", m.stop_timeout_s);
+    m.liveness.interval_s = v.seconds(prefix + "liveness.interval", m.liveness.interval_s);
+    m.liveness.timeout_s = v.seconds(prefix + "liveness.timeout", m.liveness.timeout_s);
+    m.liveness.failures =
+        static_cast<int>(v.integer(prefix + "liveness.failures", m.liveness.failures, 1, 1000));
+    if (m.liveness.interval_s <= 0)
+        v.fail(prefix + "liveness.interval", "must be above 0");
+    if (m.liveness.timeout_s <= 0)
+        v.fail(prefix + "liveness.timeout", "must be above 0");
+    return m;
+}
+
+}  // namespace
+
+EngineConfig load_config(const std::string& path) {
+    auto conf = open_by_extension(path);
+    std::map<std::string, std::string> raw;
+    collect_leaves(*conf, "", raw);
+    Validator v(path, raw);
+
+    static const std::set<std::string> sections = {"server", "models", "logging", "plugins"};
+    std::set<std::string> model_names;
+    for (const auto& [key, value] : raw) {
+        std::string section = key.substr(0, key.find('.'));
+        if (!sections.count(section)) {
+            v.fail(key, "unknown key (top-level sections: server, models, logging, plugins)");
+        }
+        if (section == "logging" && key != "logging.level")
+            v.fail(key, "unknown key (known: level)");
+        if (section == "models") {
+            auto dot = key.find('.', 7);
+            if (dot == std::string::npos)
+                v.fail(key, "expected models.<name>.<setting>");
+            std::string name = key.substr(7, dot - 7);
+            if (!valid_model_name(name)) {
+                v.fail(key, "model name '" + name + "' may use only letters, digits, _ and -");
+            }
+            model_names.insert(name);
+        }
+    }
+    if (model_names.empty())
+        v.fail("models", "no model configured (add models.<name>.backend)");
+
+    EngineConfig config;
+    config.source_path = path;
+    config.raw = raw;
+    config.server = read_server(v);
+    for (const auto& name : model_names)
+        config.models.push_back(read_model(v, name));
+    if (auto it = raw.find("logging.level"); it != raw.end()) {
+        static const std::set<std::string> levels = {"trace", "debug", "info",
+                                                     "warn",  "error", "off"};
+        if (!levels.count(it->second)) {
+            v.fail("logging.level", "expected trace, debug, info, warn, error or off");
+        }
+        config.log_level = it->second;
+    }
+    if (!config.server.default_model.empty() && !model_names.count(config.server.default_model)) {
+        v.fail("server.default_model", "no model named '" + config.server.default_model + "'");
+    }
+    return config;
+}
+
+}  // namespace gradatum

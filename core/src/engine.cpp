@@ -1,0 +1,132 @@
+#include "gradatum/engine.hpp"
+
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/ThreadPool.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "gradatum/backend.hpp"
+#include "gradatum/model_supervisor.hpp"
+#include "gradatum/plugin_registry.hpp"
+#include "proxy/request_handlers.hpp"
+
+namespace gradatum {
+
+using Clock = std::chrono::steady_clock;
+
+struct Engine::Http {
+    Http(proxy::Router router, std::vector<ModelSupervisor*> models, const ServerSettings& s)
+        : door{std::move(router),
+               std::move(models),
+               std::chrono::milliseconds(static_cast<long long>(s.upstream_idle_timeout_s * 1000)),
+               {}},
+          // One thread per open connection or stream (POCO-NOTES item 1): size it from config.
+          pool("http", 4, s.threads, 60) {}
+
+    proxy::FrontDoor door;
+    Poco::ThreadPool pool;
+    std::unique_ptr<Poco::Net::HTTPServer> server;
+};
+
+Engine::Engine(EngineConfig config, const std::string& plugin_dir) : config_(std::move(config)) {
+    plugins_ = std::make_unique<PluginRegistry>(config_.raw);
+    plugins_->load_directory(plugin_dir);
+    for (const auto& model : config_.models) {
+        const Plugin* plugin = plugins_->find(model.backend);
+        if (!plugin || !plugin->backend) {
+            std::string loaded;
+            for (const auto& id : plugins_->ids())
+                loaded += (loaded.empty() ? "" : ", ") + id;
+            throw ConfigError(
+                config_error_text(config_.source_path, "models." + model.name + ".backend",
+                                  "model '" + model.name + "' needs backend plugin '" +
+                                      model.backend + "', which is not loaded from " + plugin_dir +
+                                      " (loaded: " + (loaded.empty() ? "none" : loaded) + ")"));
+        }
+        auto backend = std::make_unique<BackendInstance>(*plugin, model, config_.source_path);
+        models_.push_back(std::make_unique<ModelSupervisor>(model, std::move(backend)));
+    }
+}
+
+Engine::~Engine() {
+    std::atomic<bool> hurry{true};
+    stop(hurry);
+}
+
+void Engine::start() {
+    std::vector<ModelSupervisor*> models;
+    ModelSupervisor* default_model = nullptr;
+    for (auto& m : models_) {
+        models.push_back(m.get());
+        if (m->name() == config_.server.default_model)
+            default_model = m.get();
+    }
+    if (!default_model)
+        default_model = models.front();
+    http_ = std::make_unique<Http>(proxy::Router(models, default_model), models, config_.server);
+
+    const auto& listen = config_.server.listen;
+    Poco::Net::ServerSocket socket;
+    try {
+        socket.bind(Poco::Net::SocketAddress(listen.host, listen.port), /*reuseAddress=*/true);
+        socket.listen(std::max(64, config_.server.max_queued));
+    } catch (const Poco::Exception& e) {
+        throw ListenError("cannot listen on " + listen.host + ":" + std::to_string(listen.port) +
+                          " (" + config_.source_path + ": server.listen): " + e.displayText());
+    }
+    auto* params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(config_.server.threads);
+    params->setMaxQueued(config_.server.max_queued);
+    params->setKeepAlive(true);
+    params->setKeepAliveTimeout(Poco::Timespan(10, 0));
+    params->setTimeout(Poco::Timespan(60, 0));
+    http_->server = std::make_unique<Poco::Net::HTTPServer>(
+        new proxy::RequestHandlerFactory(http_->door), http_->pool, socket, params);
+    http_->server->start();
+    spdlog::info("listening on http://{}:{} ({} request threads)", listen.host, port(),
+                 config_.server.threads);
+    for (auto& m : models_)
+        m->start();
+}
+
+uint16_t Engine::port() const {
+    return http_ && http_->server ? http_->server->port() : 0;
+}
+
+void Engine::stop(const std::atomic<bool>& hurry) {
+    if (stopped_)
+        return;
+    stopped_ = true;
+    if (http_ && http_->server) {
+        http_->door.draining = true;
+        http_->server->stop();  // stops accepting; open connections go on
+        auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long long>(
+                                           config_.server.drain_timeout_s * 1000));
+        for (auto& m : models_) {
+            while (!hurry && Clock::now() < deadline &&
+                   !m->in_flight().wait_empty(
+                       std::min(deadline, Clock::now() + std::chrono::milliseconds(50)))) {
+            }
+            if (size_t left = m->in_flight().count()) {
+                spdlog::warn("model {}: {} request(s) still in flight; ending them", m->name(),
+                             left);
+            }
+        }
+    }
+    for (auto& m : models_)
+        m->request_stop();
+    for (auto& m : models_)
+        m->join();
+    if (http_ && http_->server) {
+        http_->server->stopAll(true);
+        http_->pool.joinAll();
+    }
+    spdlog::info("engine stopped");
+}
+
+}  // namespace gradatum

@@ -1,0 +1,154 @@
+// The C++ wrapper around one plugin instance: zero-filled out-structs, copies of everything the
+// plugin returns (its pointers are only valid until the next call), errors turned into exceptions.
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+
+#include "gradatum/backend.hpp"
+#include "gradatum/plugin_registry.hpp"
+
+namespace gradatum {
+
+namespace {
+
+template <typename T>
+T zeroed() {
+    T value;
+    std::memset(&value, 0, sizeof value);
+    value.struct_size = sizeof value;
+    return value;
+}
+
+std::string text(const char* s) {
+    return s ? s : "";
+}
+
+std::string bounded(const char* s, size_t capacity) {
+    return std::string(s, strnlen(s, capacity));
+}
+
+}  // namespace
+
+BackendInstance::BackendInstance(const Plugin& plugin, const ModelSettings& model,
+                                 const std::string& config_file)
+    : plugin_(plugin), model_name_(model.name) {
+    nlohmann::json config = nlohmann::json::object();
+    for (const auto& [key, value] : model.backend_config)
+        config[key] = value;
+    ge_error error{};
+    int32_t status =
+        plugin_.backend->create(model.name.c_str(), config.dump().c_str(), &instance_, &error);
+    if (status != GE_OK || !instance_) {
+        std::string key = bounded(error.key, sizeof error.key);
+        std::string message = bounded(error.message, sizeof error.message);
+        if (message.empty())
+            message = "plugin " + plugin_.id + " refused the model (status " +
+                      std::to_string(status) + ")";
+        throw ConfigError(config_error_text(
+            config_file, key.empty() ? "models." + model.name : "models." + model.name + "." + key,
+            message));
+    }
+}
+
+BackendInstance::~BackendInstance() {
+    if (instance_)
+        plugin_.backend->destroy(instance_);
+}
+
+const std::string& BackendInstance::plugin_id() const {
+    return plugin_.id;
+}
+
+SpawnSpec BackendInstance::spawn_spec(const std::string& host, uint16_t port) {
+    auto context = zeroed<ge_spawn_context_t>();
+    context.host = host.c_str();
+    context.port = port;
+    auto out = zeroed<ge_spawn_spec_t>();
+    ge_error error{};
+    if (plugin_.backend->spawn_spec(instance_, &context, &out, &error) != GE_OK) {
+        throw BackendError("plugin " + plugin_.id + " gave no spawn spec for model " + model_name_ +
+                           ": " + bounded(error.message, sizeof error.message));
+    }
+    SpawnSpec spec;
+    spec.program = text(out.program);
+    for (size_t i = 0; i < out.argc && out.argv; ++i)
+        spec.argv.push_back(text(out.argv[i]));
+    for (size_t i = 0; i < out.envc && out.env; ++i)
+        spec.env.push_back(text(out.env[i]));
+    spec.workdir = text(out.workdir);
+    return spec;
+}
+
+Target BackendInstance::target(const std::string& host, uint16_t port) {
+    auto context = zeroed<ge_spawn_context_t>();
+    context.host = host.c_str();
+    context.port = port;
+    auto out = zeroed<ge_target_t>();
+    ge_error error{};
+    if (plugin_.backend->target(instance_, &context, &out, &error) != GE_OK) {
+        throw BackendError("plugin " + plugin_.id + " gave no target for model " + model_name_ +
+                           ": " + bounded(error.message, sizeof error.message));
+    }
+    Target target;
+    target.host = text(out.host);
+    target.port = out.port;
+    for (size_t i = 0; i < out.header_count && out.headers; ++i) {
+        target.headers.emplace_back(text(out.headers[i].name), text(out.headers[i].value));
+    }
+    return target;
+}
+
+ProbeRequest BackendInstance::probe_request() {
+    auto out = zeroed<ge_probe_request_t>();
+    ge_error error{};
+    ProbeRequest request;
+    if (plugin_.backend->probe_request(instance_, &out, &error) != GE_OK) {
+        throw BackendError("plugin " + plugin_.id + " gave no probe for model " + model_name_ +
+                           ": " + bounded(error.message, sizeof error.message));
+    }
+    if (out.method && *out.method)
+        request.method = out.method;
+    if (out.path && *out.path)
+        request.path = out.path;
+    return request;
+}
+
+ProbeVerdict BackendInstance::probe_verdict(int status, const std::string& body) {
+    auto result = zeroed<ge_probe_result_t>();
+    result.status = status;
+    result.body = body.data();
+    result.body_len = body.size();
+    switch (plugin_.backend->probe_verdict(instance_, &result)) {
+        case GE_PROBE_READY:
+            return ProbeVerdict::ready;
+        case GE_PROBE_FAILED:
+            return ProbeVerdict::failed;
+        default:
+            return ProbeVerdict::loading;
+    }
+}
+
+ExitDecision BackendInstance::on_exit(const ExitInfo& info) {
+    auto in = zeroed<ge_exit_info_t>();
+    in.exit_code = info.exit_code;
+    in.signal = info.signal;
+    in.was_ready = info.was_ready;
+    in.stopped_by_core = info.stopped_by_core;
+    in.uptime_ms = info.uptime_ms;
+    in.ready_ms = info.ready_ms;
+    in.now_ms = info.now_ms;
+    in.stderr_tail = info.stderr_tail.c_str();
+    in.core_reason = info.core_reason.c_str();
+    auto out = zeroed<ge_exit_decision_t>();
+    ExitDecision decision;
+    if (plugin_.backend->on_exit(instance_, &in, &out) != GE_OK) {
+        decision.reason = "plugin " + plugin_.id + " failed to decide; giving up";
+        return decision;
+    }
+    decision.restart = out.action == GE_EXIT_RESTART;
+    decision.delay_ms = out.delay_ms;
+    decision.reason = bounded(out.reason, sizeof out.reason);
+    return decision;
+}
+
+}  // namespace gradatum

@@ -1,0 +1,25 @@
+// Forwards one admitted request to its model's child and streams the answer back.
+#pragma once
+
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+
+#include <chrono>
+#include <string>
+
+#include "gradatum/backend.hpp"
+#include "gradatum/in_flight.hpp"
+
+namespace gradatum::proxy {
+
+struct ForwardJob {
+    const std::string& model;
+    const Target& target;
+    InFlight::Ticket& ticket;
+    std::chrono::milliseconds idle_timeout;  // allowed silence between upstream bytes
+};
+
+void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
+             Poco::Net::HTTPServerResponse& response, const ForwardJob& job);
+
+}  // namespace gradatum::proxy

@@ -1,0 +1,362 @@
+#include "gradatum/model_supervisor.hpp"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "gradatum/child_process.hpp"
+#include "gradatum/probe.hpp"
+
+namespace gradatum {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+const std::string kChildHost = "127.0.0.1";
+
+milliseconds from_seconds(double seconds) {
+    return milliseconds(static_cast<long long>(seconds * 1000.0));
+}
+
+uint64_t monotonic_ms() {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count());
+}
+
+uint64_t ms_since(Clock::time_point start) {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<milliseconds>(Clock::now() - start).count());
+}
+
+// Poll fast at first (a small model is ready in ~0.2 s), then back off for slow loads.
+milliseconds readiness_poll_interval(Clock::time_point spawned) {
+    auto elapsed = Clock::now() - spawned;
+    if (elapsed < std::chrono::seconds(2))
+        return milliseconds(20);
+    if (elapsed < std::chrono::seconds(10))
+        return milliseconds(100);
+    return milliseconds(250);
+}
+
+std::string shorten(const std::string& text, size_t max) {
+    return text.size() <= max ? text : text.substr(0, max) + "...";
+}
+
+}  // namespace
+
+const char* to_string(ModelState state) {
+    switch (state) {
+        case ModelState::stopped:
+            return "stopped";
+        case ModelState::starting:
+            return "starting";
+        case ModelState::ready:
+            return "ready";
+        case ModelState::backoff:
+            return "backoff";
+        case ModelState::failed:
+            return "failed";
+        case ModelState::stopping:
+            return "stopping";
+    }
+    return "?";
+}
+
+ModelSupervisor::ModelSupervisor(ModelSettings settings, std::unique_ptr<BackendInstance> backend)
+    : settings_(std::move(settings)), backend_(std::move(backend)) {}
+
+ModelSupervisor::~ModelSupervisor() {
+    request_stop();
+    join();
+}
+
+void ModelSupervisor::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void ModelSupervisor::request_stop() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+    changed_.notify_all();
+}
+
+void ModelSupervisor::join() {
+    if (thread_.joinable())
+        thread_.join();
+}
+
+ModelState ModelSupervisor::state() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return state_;
+}
+
+std::string ModelSupervisor::state_reason() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return reason_;
+}
+
+bool ModelSupervisor::stop_requested() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stop_;
+}
+
+bool ModelSupervisor::child_exited() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return !child_alive_;
+}
+
+void ModelSupervisor::set_state(ModelState state, const std::string& reason) {
+    ModelState old;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        old = state_;
+        state_ = state;
+        reason_ = reason;
+        if (state == ModelState::ready)
+            ever_ready_ = true;
+        changed_.notify_all();
+    }
+    auto level = state == ModelState::failed ? spdlog::level::err : spdlog::level::info;
+    spdlog::log(level, "model {}: {} -> {}: {}", settings_.name, to_string(old), to_string(state),
+                reason);
+}
+
+void ModelSupervisor::wait_for_event(milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait_for(lock, timeout, [&] { return stop_ || !child_alive_; });
+}
+
+Admission ModelSupervisor::admit() {
+    Admission admission;
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto serving = [&] { return state_ == ModelState::ready && child_alive_; };
+    auto restarting = [&] {
+        return ever_ready_ && !stop_ &&
+               (state_ == ModelState::starting || state_ == ModelState::backoff ||
+                (state_ == ModelState::ready && !child_alive_));
+    };
+    if (!serving() && restarting()) {
+        // The model served before: hold the request while it comes back (bounded).
+        changed_.wait_for(lock, from_seconds(settings_.queue_timeout_s),
+                          [&] { return serving() || !restarting(); });
+    }
+    if (serving()) {
+        admission.admitted = true;
+        admission.target = target_;
+        lock.unlock();
+        admission.ticket = in_flight_.add();
+        return admission;
+    }
+    admission.status = 503;
+    admission.error_type = "unavailable_error";
+    switch (state_) {
+        case ModelState::failed:
+            admission.message = "model '" + settings_.name + "' has failed: " + reason_;
+            admission.retry_after_s = 0;
+            break;
+        case ModelState::stopping:
+        case ModelState::stopped:
+            admission.message = stop_ ? "the engine is shutting down"
+                                      : "model '" + settings_.name + "' is not running";
+            admission.retry_after_s = 5;
+            break;
+        default:
+            admission.message = ever_ready_ ? "model '" + settings_.name +
+                                                  "' is restarting and was not ready within " +
+                                                  std::to_string(settings_.queue_timeout_s) + " s"
+                                            : "Loading model";
+            admission.retry_after_s = ever_ready_ ? 5 : 1;
+            break;
+    }
+    return admission;
+}
+
+void ModelSupervisor::run() {
+    while (!stop_requested()) {
+        ExitInfo info = run_child_once();
+        if (stop_requested())
+            break;
+        ExitDecision decision = backend_->on_exit(info);
+        if (decision.restart) {
+            set_state(ModelState::backoff, decision.reason + "; restarting in " +
+                                               std::to_string(decision.delay_ms) + " ms");
+            std::unique_lock<std::mutex> lock(mutex_);
+            changed_.wait_for(lock, milliseconds(decision.delay_ms), [&] { return stop_; });
+        } else {
+            set_state(ModelState::failed, decision.reason);
+            std::unique_lock<std::mutex> lock(mutex_);
+            changed_.wait(lock, [&] { return stop_; });
+        }
+    }
+    set_state(ModelState::stopped, "engine stopping");
+}
+
+ExitInfo ModelSupervisor::run_child_once() {
+    ExitInfo info;
+    auto spawned = Clock::now();
+    SpawnSpec spec;
+    Target target;
+    ProbeRequest probe;
+    uint16_t port = 0;
+    try {
+        port = free_port(kChildHost);
+        spec = backend_->spawn_spec(kChildHost, port);
+        target = backend_->target(kChildHost, port);
+        probe = backend_->probe_request();
+    } catch (const std::exception& e) {
+        info.core_reason = e.what();
+        info.stopped_by_core = true;
+        info.now_ms = monotonic_ms();
+        return info;
+    }
+    set_state(ModelState::starting,
+              "starting " + spec.program + " on port " + std::to_string(port));
+
+    std::unique_ptr<ChildProcess> child;
+    const std::string& model = settings_.name;
+    try {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            child_alive_ = true;
+        }
+        child = ChildProcess::spawn(
+            spec, [model](bool, const std::string& line) { spdlog::info("[{}] {}", model, line); },
+            [this](const ExitStatus&) {
+                std::lock_guard<std::mutex> lock(mutex_);
+                child_alive_ = false;
+                changed_.notify_all();
+            });
+    } catch (const SpawnError& e) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            child_alive_ = false;
+        }
+        spdlog::error("model {}: {}", model, e.what());
+        info.exit_code = 127;
+        info.core_reason = e.what();
+        info.now_ms = monotonic_ms();
+        return info;
+    }
+    spdlog::info("model {}: child pid {} started", model, child->pid());
+
+    if (await_ready(*child, target, probe, info)) {
+        info.was_ready = true;
+        auto ready_at = Clock::now();
+        watch_liveness(*child, target, probe, info);
+        info.ready_ms = ms_since(ready_at);
+    }
+    child->wait_exit(milliseconds(60 * 60 * 1000));
+    ExitStatus status = child->exit_status().value_or(ExitStatus{});
+    info.exit_code = status.code;
+    info.signal = status.signal;
+    info.stderr_tail = child->stderr_tail();
+    info.uptime_ms = ms_since(spawned);
+    info.now_ms = monotonic_ms();
+    if (!info.stopped_by_core) {
+        spdlog::error("model {}: child pid {} {} after {} ms{}{}", model, child->pid(),
+                      status.describe(), info.uptime_ms, info.was_ready ? "" : " while loading",
+                      info.stderr_tail.empty() ? "" : "; last stderr lines:\n" + info.stderr_tail);
+    } else {
+        spdlog::info("model {}: child pid {} {} ({})", model, child->pid(), status.describe(),
+                     info.core_reason);
+    }
+    return info;
+}
+
+bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
+                                  const ProbeRequest& probe, ExitInfo& info) {
+    auto spawned = Clock::now();
+    auto deadline = spawned + from_seconds(settings_.ready_timeout_s);
+    auto probe_timeout = std::min(from_seconds(settings_.liveness.timeout_s), milliseconds(2000));
+    while (true) {
+        if (child_exited())
+            return false;
+        if (stop_requested()) {
+            stop_child(child, "engine stopping", info);
+            return false;
+        }
+        if (Clock::now() >= deadline) {
+            stop_child(child,
+                       "not ready after " + std::to_string(settings_.ready_timeout_s) +
+                           " s (ready_timeout)",
+                       info);
+            return false;
+        }
+        ProbeAnswer answer =
+            http_probe(target.host, target.port, probe.method, probe.path, probe_timeout);
+        ProbeVerdict verdict = backend_->probe_verdict(answer.status, answer.body);
+        if (verdict == ProbeVerdict::ready && !child_exited()) {
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                target_ = target;
+            }
+            set_state(ModelState::ready, "probe " + probe.path + " answered " +
+                                             std::to_string(answer.status) + " after " +
+                                             std::to_string(ms_since(spawned)) + " ms");
+            return true;
+        }
+        if (verdict == ProbeVerdict::failed) {
+            stop_child(child,
+                       "readiness probe " + probe.path + " answered " +
+                           std::to_string(answer.status) + ": " + shorten(answer.body, 200),
+                       info);
+            return false;
+        }
+        wait_for_event(readiness_poll_interval(spawned));
+    }
+}
+
+void ModelSupervisor::watch_liveness(ChildProcess& child, const Target& target,
+                                     const ProbeRequest& probe, ExitInfo& info) {
+    int failures = 0;
+    auto interval = from_seconds(settings_.liveness.interval_s);
+    auto timeout = from_seconds(settings_.liveness.timeout_s);
+    while (true) {
+        wait_for_event(interval);
+        if (child_exited())
+            return;
+        if (stop_requested()) {
+            stop_child(child, "engine stopping", info);
+            return;
+        }
+        ProbeAnswer answer =
+            http_probe(target.host, target.port, probe.method, probe.path, timeout);
+        if (backend_->probe_verdict(answer.status, answer.body) == ProbeVerdict::ready) {
+            failures = 0;
+            continue;
+        }
+        ++failures;
+        std::string what =
+            answer.status == 0 ? answer.error : "status " + std::to_string(answer.status);
+        spdlog::warn("model {}: liveness probe failed ({}/{}): {}", settings_.name, failures,
+                     settings_.liveness.failures, what);
+        if (failures >= settings_.liveness.failures) {
+            stop_child(child,
+                       "liveness probe failed " + std::to_string(failures) + " times in a row",
+                       info);
+            return;
+        }
+    }
+}
+
+void ModelSupervisor::stop_child(ChildProcess& child, const std::string& reason, ExitInfo& info) {
+    info.stopped_by_core = true;
+    info.core_reason = reason;
+    set_state(ModelState::stopping, reason);
+    // llama-server keeps a stream (or a non-streaming client) open after SIGTERM: close the
+    // engine's connections to it first, so it can exit.
+    in_flight_.abort_all();
+    child.signal_group(SIGTERM);
+    auto stop_timeout = from_seconds(settings_.stop_timeout_s);
+    if (!child.wait_exit(stop_timeout)) {
+        spdlog::warn("model {}: child pid {} did not exit {} ms after SIGTERM; sending SIGKILL",
+                     settings_.name, child.pid(), stop_timeout.count());
+        child.signal_group(SIGKILL);
+        child.wait_exit(milliseconds(5000));
+    }
+}
+
+}  // namespace gradatum

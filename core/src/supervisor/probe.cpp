@@ -1,0 +1,43 @@
+#include "gradatum/probe.hpp"
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/StreamCopier.h>
+
+namespace gradatum {
+
+uint16_t free_port(const std::string& host) {
+    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(host, 0));
+    uint16_t port = socket.address().port();
+    socket.close();
+    return port;
+}
+
+ProbeAnswer http_probe(const std::string& host, uint16_t port, const std::string& method,
+                       const std::string& path, std::chrono::milliseconds timeout) {
+    ProbeAnswer answer;
+    try {
+        Poco::Net::HTTPClientSession session(host, port);
+        Poco::Timespan span(static_cast<long>(timeout.count() / 1000),
+                            static_cast<long>((timeout.count() % 1000) * 1000));
+        session.setTimeout(span, span, span);
+        Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+        session.sendRequest(request);
+        Poco::Net::HTTPResponse response;
+        std::istream& body = session.receiveResponse(response);
+        Poco::StreamCopier::copyToString(body, answer.body);
+        answer.status = static_cast<int>(response.getStatus());
+    } catch (const Poco::Exception& e) {
+        answer.status = 0;
+        answer.error = e.displayText();
+    } catch (const std::exception& e) {
+        answer.status = 0;
+        answer.error = e.what();
+    }
+    return answer;
+}
+
+}  // namespace gradatum

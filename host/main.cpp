@@ -1,0 +1,168 @@
+// gradatum-engine: parse the command line, load the config, run the engine until a signal.
+// Exit codes (documented in README.md): 0 ok, 64 usage, 66 config file unreadable,
+// 69 listen address unavailable, 70 internal error, 78 invalid config.
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionSet.h>
+#include <Poco/Util/ServerApplication.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "gradatum/config.hpp"
+#include "gradatum/engine.hpp"
+#include "gradatum/plugin_abi.h"
+#include "gradatum/version.hpp"
+
+namespace {
+
+using Poco::Util::Option;
+using Poco::Util::OptionSet;
+
+class EngineApp : public Poco::Util::ServerApplication {
+  protected:
+    void defineOptions(OptionSet& options) override {
+        ServerApplication::defineOptions(options);
+        options.addOption(
+            Option("config", "c", "configuration file (.properties, .ini, .xml, .json)")
+                .required(false)
+                .repeatable(false)
+                .argument("FILE"));
+        options.addOption(Option("plugin-dir", "p",
+                                 "plugin directory (default: <bin>/../lib/gradatum-engine/plugins)")
+                              .required(false)
+                              .repeatable(false)
+                              .argument("DIR"));
+        options.addOption(Option("help", "h", "show this help").required(false).repeatable(false));
+        options.addOption(
+            Option("version", "v", "print versions").required(false).repeatable(false));
+    }
+
+    void handleOption(const std::string& name, const std::string& value) override {
+        ServerApplication::handleOption(name, value);
+        if (name == "config")
+            config_path_ = value;
+        if (name == "plugin-dir")
+            plugin_dir_ = value;
+        if (name == "help")
+            help_ = true;
+        if (name == "version")
+            version_ = true;
+        if (help_ || version_)
+            stopOptionsProcessing();
+    }
+
+    int main(const std::vector<std::string>& args) override {
+        if (help_) {
+            Poco::Util::HelpFormatter help(options());
+            help.setCommand(commandName());
+            help.setUsage("--config FILE [--plugin-dir DIR]");
+            help.setHeader("Supervisor and OpenAI-compatible proxy for llama.cpp's llama-server.");
+            help.format(std::cout);
+            return EXIT_OK;
+        }
+        if (version_) {
+            std::cout << "gradatum-engine " << GRADATUM_ENGINE_VERSION << " (plugin ABI "
+                      << GE_ABI_MAJOR << "." << GE_ABI_MINOR << ")\n";
+            return EXIT_OK;
+        }
+        if (!args.empty()) {
+            std::cerr << "gradatum-engine: unexpected argument '" << args.front()
+                      << "' (see --help)\n";
+            return EXIT_USAGE;
+        }
+        if (config_path_.empty()) {
+            std::cerr << "gradatum-engine: --config FILE is required (see --help)\n";
+            return EXIT_USAGE;
+        }
+        return serve();
+    }
+
+  private:
+    std::string default_plugin_dir() {
+        Poco::Path exe(config().getString("application.dir"));
+        return exe.parent().append("lib/gradatum-engine/plugins").toString();
+    }
+
+    int serve() {
+        gradatum::EngineConfig config;
+        try {
+            config = gradatum::load_config(config_path_);
+        } catch (const gradatum::ConfigFileError& e) {
+            std::cerr << "gradatum-engine: " << e.what() << "\n";
+            return EXIT_NOINPUT;
+        } catch (const gradatum::ConfigError& e) {
+            std::cerr << "gradatum-engine: config error: " << e.what() << "\n";
+            return EXIT_CONFIG;
+        }
+        spdlog::set_level(spdlog::level::from_str(config.log_level));
+        std::string plugin_dir = plugin_dir_.empty() ? default_plugin_dir() : plugin_dir_;
+        std::unique_ptr<gradatum::Engine> engine;
+        try {
+            engine = std::make_unique<gradatum::Engine>(std::move(config), plugin_dir);
+            engine->start();
+        } catch (const gradatum::ConfigError& e) {
+            spdlog::error("config error: {}", e.what());
+            return EXIT_CONFIG;
+        } catch (const gradatum::ListenError& e) {
+            spdlog::error("{}", e.what());
+            return EXIT_UNAVAILABLE;
+        }
+        waitForTerminationRequest();
+        spdlog::info("stop requested; draining (a second signal skips the drain)");
+        // A second SIGINT/SIGTERM skips the drain. The signals stay blocked in every thread
+        // (ServerApplication blocks them), so sigwait sees them.
+        std::atomic<bool> hurry{false};
+        std::atomic<bool> done{false};
+        sigset_t wake;
+        sigemptyset(&wake);
+        sigaddset(&wake, SIGUSR2);
+        pthread_sigmask(SIG_BLOCK, &wake, nullptr);  // inherited by the waiting thread
+        std::thread second_signal([&] {
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGINT);
+            sigaddset(&set, SIGTERM);
+            sigaddset(&set, SIGQUIT);
+            sigaddset(&set, SIGUSR2);  // our own wake-up when the stop is over
+            int sig = 0;
+            sigwait(&set, &sig);
+            if (!done) {
+                spdlog::warn("second signal: skipping the drain");
+                hurry = true;
+            }
+        });
+        engine->stop(hurry);
+        done = true;
+        pthread_kill(second_signal.native_handle(), SIGUSR2);
+        second_signal.join();
+        engine.reset();
+        return EXIT_OK;
+    }
+
+    std::string config_path_;
+    std::string plugin_dir_;
+    bool help_ = false;
+    bool version_ = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // A client that goes away must not kill the engine (POCO-NOTES item 4).
+    signal(SIGPIPE, SIG_IGN);
+    auto logger = spdlog::stderr_color_mt("gradatum");
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+    spdlog::set_default_logger(logger);
+    try {
+        EngineApp app;
+        return app.run(argc, argv);
+    } catch (const std::exception& e) {
+        std::cerr << "gradatum-engine: " << e.what() << "\n";
+        return 70;
+    }
+}

@@ -1,0 +1,205 @@
+// The llama_server plugin's C entry: glue between plugin_abi.h and the policy code.
+// Every exported function catches everything: no C++ exception may cross the ABI.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "argv_builder.hpp"
+#include "gradatum/plugin_abi.h"
+#include "restart_policy.hpp"
+#include "settings.hpp"
+
+namespace {
+
+const ge_host_api_t* g_host = nullptr;
+
+void set_error(ge_error* error, const std::string& key, const std::string& message) {
+    if (!error)
+        return;
+    std::snprintf(error->key, sizeof error->key, "%s", key.c_str());
+    std::snprintf(error->message, sizeof error->message, "%s", message.c_str());
+}
+
+std::optional<std::string> host_find_program(const std::string& program) {
+    if (!g_host || !g_host->find_program)
+        return std::nullopt;
+    char buffer[4096];
+    int64_t n = g_host->find_program(g_host->host_ctx, program.c_str(), buffer, sizeof buffer);
+    if (n < 0 || n >= static_cast<int64_t>(sizeof buffer))
+        return std::nullopt;
+    return std::string(buffer, static_cast<size_t>(n));
+}
+
+// Strings handed to the host stay alive here until the next call on the instance.
+struct Returned {
+    std::vector<std::string> strings;
+    std::vector<const char*> pointers;
+    std::vector<ge_header_t> headers;
+    std::string host;
+};
+
+}  // namespace
+
+struct ge_instance {
+    std::string model_name;
+    llama_server::Settings settings;
+    llama_server::RestartPolicy policy;
+    Returned argv, env, target;
+    std::string program, authorization;
+
+    ge_instance(std::string name, llama_server::Settings s)
+        : model_name(std::move(name)), settings(std::move(s)), policy(settings.restart) {}
+};
+
+namespace {
+
+void hold(Returned& out, std::vector<std::string> strings) {
+    out.strings = std::move(strings);
+    out.pointers.clear();
+    for (const auto& s : out.strings)
+        out.pointers.push_back(s.c_str());
+}
+
+int32_t create(const char* model_name, const char* config_json, ge_instance** out,
+               ge_error* error) try {
+    auto json = nlohmann::json::parse(config_json ? config_json : "{}");
+    std::map<std::string, std::string> values;
+    for (auto& [key, value] : json.items()) {
+        values[key] = value.is_string() ? value.get<std::string>() : value.dump();
+    }
+    auto settings = llama_server::parse_settings(values, host_find_program);
+    *out = new ge_instance(model_name ? model_name : "", std::move(settings));
+    return GE_OK;
+} catch (const llama_server::SettingsError& e) {
+    set_error(error, e.key, e.what());
+    return GE_ERR_CONFIG;
+} catch (const std::exception& e) {
+    set_error(error, "", e.what());
+    return GE_ERR_INTERNAL;
+} catch (...) {
+    set_error(error, "", "unknown error");
+    return GE_ERR_INTERNAL;
+}
+
+void destroy(ge_instance* instance) {
+    delete instance;
+}
+
+int32_t spawn_spec(ge_instance* instance, const ge_spawn_context_t* context, ge_spawn_spec_t* out,
+                   ge_error* error) try {
+    const auto& s = instance->settings;
+    hold(instance->argv, llama_server::build_argv(s, context->host, context->port));
+    hold(instance->env, llama_server::build_env(s));
+    instance->program = s.binary;
+    out->program = instance->program.c_str();
+    out->argv = instance->argv.pointers.data();
+    out->argc = instance->argv.pointers.size();
+    out->env = instance->env.pointers.data();
+    out->envc = instance->env.pointers.size();
+    out->workdir = nullptr;
+    return GE_OK;
+} catch (const std::exception& e) {
+    set_error(error, "", e.what());
+    return GE_ERR_INTERNAL;
+} catch (...) {
+    return GE_ERR_INTERNAL;
+}
+
+int32_t probe_request(ge_instance*, ge_probe_request_t* out, ge_error*) {
+    out->method = "GET";
+    out->path = "/health";  // needs no API key; 503 "Loading model" until ready
+    return GE_OK;
+}
+
+int32_t probe_verdict(ge_instance*, const ge_probe_result_t* result) {
+    if (result->status == 200)
+        return GE_PROBE_READY;
+    // 4xx: whatever answers is not a llama-server /health; waiting will not help.
+    if (result->status >= 400 && result->status < 500)
+        return GE_PROBE_FAILED;
+    return GE_PROBE_LOADING;  // no answer yet, 503 while loading
+}
+
+int32_t target(ge_instance* instance, const ge_spawn_context_t* context, ge_target_t* out,
+               ge_error* error) try {
+    instance->target.host = context->host;
+    instance->target.headers.clear();
+    if (instance->settings.api_key) {
+        instance->authorization = "Bearer " + *instance->settings.api_key;
+        instance->target.headers.push_back({"Authorization", instance->authorization.c_str()});
+    }
+    out->host = instance->target.host.c_str();
+    out->port = context->port;
+    out->headers = instance->target.headers.data();
+    out->header_count = instance->target.headers.size();
+    return GE_OK;
+} catch (const std::exception& e) {
+    set_error(error, "", e.what());
+    return GE_ERR_INTERNAL;
+} catch (...) {
+    return GE_ERR_INTERNAL;
+}
+
+int32_t on_exit(ge_instance* instance, const ge_exit_info_t* info, ge_exit_decision_t* out) try {
+    llama_server::ChildExit exit;
+    exit.exit_code = info->exit_code;
+    exit.signal = info->signal;
+    exit.was_ready = info->was_ready;
+    exit.stopped_by_core = info->stopped_by_core;
+    exit.ready_ms = info->ready_ms;
+    exit.now_ms = info->now_ms;
+    exit.stderr_tail = info->stderr_tail ? info->stderr_tail : "";
+    exit.core_reason = info->core_reason ? info->core_reason : "";
+    auto decision = instance->policy.on_exit(exit);
+    out->action = decision.restart ? GE_EXIT_RESTART : GE_EXIT_GIVE_UP;
+    out->delay_ms = decision.delay_ms;
+    std::snprintf(out->reason, sizeof out->reason, "%s", decision.reason.c_str());
+    return GE_OK;
+} catch (...) {
+    return GE_ERR_INTERNAL;
+}
+
+const ge_backend_factory_t kBackend = {
+    sizeof(ge_backend_factory_t),
+    create,
+    destroy,
+    spawn_spec,
+    probe_request,
+    probe_verdict,
+    target,
+    on_exit,
+};
+
+int32_t init(const ge_host_api_t* host, ge_error* error) {
+    if (!host || host->abi_major != GE_ABI_MAJOR) {
+        set_error(error, "", "host ABI major version differs");
+        return GE_ERR_INVALID;
+    }
+    g_host = host;
+    return GE_OK;
+}
+
+void deinit(void) {
+    g_host = nullptr;
+}
+
+const void* get_factory(const char* id) {
+    return id && std::strcmp(id, GE_BACKEND_FACTORY_ID) == 0 ? &kBackend : nullptr;
+}
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) const ge_plugin_entry_t ge_plugin_entry = {
+    sizeof(ge_plugin_entry_t),
+    GE_ABI_MAJOR,
+    GE_ABI_MINOR,
+    "llama_server",
+    "0.1.0",
+    init,
+    deinit,
+    get_factory,
+};

@@ -1,0 +1,549 @@
+// Request routing and the fake endpoints. Shapes follow the real llama-server closely enough for
+// a reverse proxy and a supervisor not to tell the difference where their tests look.
+#include "handlers.hpp"
+
+#include <Poco/Base64Encoder.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/Timespan.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace fake {
+namespace {
+
+using json = nlohmann::json;
+using Poco::Net::HTTPResponse;
+using Poco::Net::HTTPServerRequest;
+using Poco::Net::HTTPServerResponse;
+
+constexpr const char* kJsonType = "application/json; charset=utf-8";
+constexpr const char* kFingerprint = "b0-fake";
+
+// ---- response helpers ----------------------------------------------------------------------
+
+void SendBody(HTTPServerResponse& response, int status, const std::string& type,
+              const std::string& body) {
+    response.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(status));
+    response.setContentType(type);
+    response.setContentLength(static_cast<std::streamsize>(body.size()));
+    response.send() << body;
+}
+
+void SendJson(HTTPServerResponse& response, int status, const json& body) {
+    SendBody(response, status, kJsonType, body.dump());
+}
+
+// The OpenAI error envelope the real server uses for every error.
+void SendError(HTTPServerResponse& response, int code, const std::string& message,
+               const std::string& type) {
+    SendJson(response, code, {{"error", {{"code", code}, {"message", message}, {"type", type}}}});
+}
+
+std::string Base64(const std::string& bytes) {
+    std::ostringstream out;
+    Poco::Base64Encoder encoder(out);
+    encoder.rdbuf()->setLineLength(0);  // one line, so tests can compare strings directly
+    encoder.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    encoder.close();
+    return out.str();
+}
+
+// ---- request capture -----------------------------------------------------------------------
+
+RecordedRequest ReadRequest(HTTPServerRequest& request) {
+    RecordedRequest recorded;
+    recorded.method = request.getMethod();
+    recorded.uri = request.getURI();
+    for (const auto& [name, value] : request) {
+        recorded.headers.emplace_back(name, value);
+    }
+    Poco::StreamCopier::copyToString(request.stream(), recorded.body);
+    return recorded;
+}
+
+json RequestJson(const RecordedRequest& r) {
+    json headers = json::object();  // repeated names are joined with ", " like HTTP allows
+    json header_list = json::array();
+    for (const auto& [name, value] : r.headers) {
+        header_list.push_back({name, value});
+        const auto it = headers.find(name);
+        if (it == headers.end()) {
+            headers[name] = value;
+        } else {
+            *it = it->get<std::string>() + ", " + value;
+        }
+    }
+    return {{"method", r.method},         {"uri", r.uri},
+            {"headers", headers},         {"header_list", header_list},
+            {"body_size", r.body.size()}, {"body_base64", Base64(r.body)}};
+}
+
+std::string PathOf(const std::string& uri) {
+    return uri.substr(0, uri.find('?'));
+}
+
+bool StartsWith(const std::string& s, const std::string& prefix) {
+    return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// ---- completions ---------------------------------------------------------------------------
+
+// What one completion request asked for, resolved before any byte of the response is sent.
+struct Completion {
+    bool chat = true;
+    std::string id;
+    std::string model;
+    long created = 0;
+    long prompt_tokens = 0;
+    bool include_usage = false;
+};
+
+long CountWords(const json& j) {
+    if (j.is_string()) {
+        std::istringstream in(j.get<std::string>());
+        std::string word;
+        long n = 0;
+        while (in >> word) {
+            ++n;
+        }
+        return n;
+    }
+    long n = 0;
+    if (j.is_structured()) {
+        for (const json& child : j) {
+            n += CountWords(child);
+        }
+    }
+    return n;
+}
+
+std::string Token(int i) {
+    return "tok" + std::to_string(i) + " ";
+}
+
+json Usage(const Completion& c, long completion_tokens) {
+    return {{"completion_tokens", completion_tokens},
+            {"prompt_tokens", c.prompt_tokens},
+            {"total_tokens", c.prompt_tokens + completion_tokens}};
+}
+
+json Envelope(const Completion& c, const json& choice, const char* object) {
+    return {{"choices", json::array({choice})},
+            {"created", c.created},
+            {"id", c.id},
+            {"model", c.model},
+            {"system_fingerprint", kFingerprint},
+            {"object", object}};
+}
+
+// One streamed chunk; empty text with a finish reason makes the closing chunk.
+json StreamChunk(const Completion& c, const std::string& text, const json& finish_reason) {
+    if (!c.chat) {
+        return Envelope(
+            c,
+            {{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish_reason}},
+            "text_completion");
+    }
+    const json delta = text.empty() ? json::object() : json{{"content", text}};
+    return Envelope(c, {{"delta", delta}, {"index", 0}, {"finish_reason", finish_reason}},
+                    "chat.completion.chunk");
+}
+
+json FullResponse(const Completion& c, const std::string& text, long tokens) {
+    json result;
+    if (c.chat) {
+        result = Envelope(c,
+                          {{"message", {{"role", "assistant"}, {"content", text}}},
+                           {"index", 0},
+                           {"finish_reason", "stop"}},
+                          "chat.completion");
+    } else {
+        result = Envelope(
+            c, {{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", "stop"}},
+            "text_completion");
+    }
+    result["usage"] = Usage(c, tokens);
+    return result;
+}
+
+// Simulates a hard crash: no flush, no FIN on the open streams beyond what the kernel does.
+[[noreturn]] void Crash() {
+    std::fprintf(stderr, "fake-llama-server: crashing on purpose (--fake-crash-after-events)\n");
+    const struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);  // a test crash should not leave core files around
+    std::abort();
+}
+
+// Counts every SSE event sent so --fake-crash-after-events can fire at the right one.
+class EventWriter {
+  public:
+    EventWriter(std::ostream& out, int crash_after) : out_(out), crash_after_(crash_after) {
+        CrashIfDue();  // crash_after == 0: die right after the headers went out
+    }
+
+    // Returns false once the client has gone away.
+    bool send(const std::string& payload) {
+        out_ << "data: " << payload << "\n\n";
+        out_.flush();  // one chunk per event, so the client sees it now
+        if (!out_.good()) {
+            return false;
+        }
+        ++sent_;
+        CrashIfDue();
+        return true;
+    }
+
+  private:
+    void CrashIfDue() const {
+        if (crash_after_ >= 0 && sent_ >= crash_after_) {
+            Crash();
+        }
+    }
+
+    std::ostream& out_;
+    const int crash_after_;
+    int sent_ = 0;
+};
+
+// RAII bump of the "requests processing" gauge.
+class Processing {
+  public:
+    explicit Processing(std::atomic<long>& gauge) : gauge_(gauge) { ++gauge_; }
+    ~Processing() { --gauge_; }
+
+  private:
+    std::atomic<long>& gauge_;
+};
+
+// ---- the handler ---------------------------------------------------------------------------
+
+class FakeHandler : public Poco::Net::HTTPRequestHandler {
+  public:
+    explicit FakeHandler(ServerState& state) : state_(state), options_(state.options()) {}
+
+    void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
+        try {
+            Handle(request, response);
+        } catch (const std::exception& e) {
+            if (!response.sent()) {
+                SendError(response, 500, e.what(), "server_error");
+            }
+        }
+    }
+
+  private:
+    void Handle(HTTPServerRequest& request, HTTPServerResponse& response) {
+        const RecordedRequest incoming = ReadRequest(request);
+        const std::string path = PathOf(incoming.uri);
+        if (StartsWith(path, "/fake/")) {
+            HandleFake(path, incoming, response);
+            return;
+        }
+        const bool is_health = path == "/health" || path == "/v1/health";
+        if (!is_health) {
+            state_.record(incoming);
+        }
+        if (is_health && state_.healthHung()) {
+            ParkUntilClientLeaves(request);  // never answers
+            return;
+        }
+        // Same middleware order as the real server: CORS header, loading check, API key.
+        response.set("Access-Control-Allow-Origin", "");
+        if (!state_.loaded()) {
+            SendError(response, 503, "Loading model", "unavailable_error");
+            return;
+        }
+        if (!is_health && !Authorized(request)) {
+            SendError(response, 401, "Invalid API Key", "authentication_error");
+            return;
+        }
+        Route(incoming, path, response);
+    }
+
+    // A hung /health holds its thread until shutdown or until the client gives up, so a
+    // supervisor polling with timeouts cannot use up the thread pool.
+    void ParkUntilClientLeaves(HTTPServerRequest& request) {
+        try {
+            Poco::Net::StreamSocket& socket =
+                static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket();
+            const int readable_or_error =
+                Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR;
+            while (state_.sleepFor(100)) {
+                char byte = 0;
+                if (socket.poll(Poco::Timespan(0), readable_or_error) &&
+                    socket.receiveBytes(&byte, 1, MSG_PEEK) <= 0) {
+                    return;  // peer closed
+                }
+            }
+        } catch (const Poco::Exception&) {
+            // connection reset: the client is gone
+        }
+    }
+
+    bool Authorized(const HTTPServerRequest& request) const {
+        if (options_.api_key.empty()) {
+            return true;
+        }
+        std::string key = request.get("Authorization", "");
+        if (key.empty()) {
+            key = request.get("X-Api-Key", "");
+        }
+        if (StartsWith(key, "Bearer ")) {
+            key = key.substr(7);
+        }
+        return key == options_.api_key;
+    }
+
+    void Route(const RecordedRequest& in, const std::string& path, HTTPServerResponse& response) {
+        const bool get = in.method == "GET";
+        const bool post = in.method == "POST";
+        if (get && (path == "/health" || path == "/v1/health")) {
+            SendJson(response, 200, {{"status", "ok"}});
+        } else if (get && (path == "/v1/models" || path == "/models")) {
+            SendModels(response);
+        } else if (post && (path == "/v1/chat/completions" || path == "/chat/completions")) {
+            HandleCompletion(in, response, true);
+        } else if (post && (path == "/v1/completions" || path == "/completions")) {
+            HandleCompletion(in, response, false);
+        } else if (post && (path == "/v1/embeddings" || path == "/embeddings")) {
+            HandleEmbeddings(in, response);
+        } else if (post && path == "/tokenize") {
+            HandleTokenize(in, response);
+        } else if (get && path == "/props") {
+            SendProps(response);
+        } else if (get && path == "/slots") {
+            SendSlots(response);
+        } else if (get && path == "/metrics") {
+            SendMetrics(response);
+        } else {
+            SendError(response, 404, "File Not Found", "not_found_error");
+        }
+    }
+
+    // ---- /fake/* test hooks, never recorded and never authenticated ----
+
+    void HandleFake(const std::string& path, const RecordedRequest& in,
+                    HTTPServerResponse& response) {
+        if (path == "/fake/echo" || StartsWith(path, "/fake/echo/")) {
+            response.add("X-Fake-Multi", "a");
+            response.add("X-Fake-Multi", "b");
+            SendJson(response, 200, RequestJson(in));
+        } else if (path == "/fake/last-request") {
+            const std::optional<RecordedRequest> last = state_.lastRequest();
+            if (last) {
+                SendJson(response, 200, RequestJson(*last));
+            } else {
+                SendError(response, 404, "no request recorded yet", "not_found_error");
+            }
+        } else if (path == "/fake/pid") {
+            SendBody(response, 200, "text/plain", std::to_string(getpid()));
+        } else {
+            SendError(response, 404, "File Not Found", "not_found_error");
+        }
+    }
+
+    // ---- llama-server endpoints ----
+
+    void SendModels(HTTPServerResponse& response) {
+        const json model = {{"id", options_.modelId()},
+                            {"object", "model"},
+                            {"owned_by", "llamacpp"},
+                            {"created", 0}};
+        SendJson(response, 200, {{"object", "list"}, {"data", json::array({model})}});
+    }
+
+    void HandleCompletion(const RecordedRequest& in, HTTPServerResponse& response, bool chat) {
+        json body;
+        bool stream = false;
+        Completion c;
+        try {
+            body = json::parse(in.body);
+            stream = body.is_object() && body.value("stream", false);
+        } catch (const std::exception& e) {
+            SendError(response, 500, e.what(), "server_error");
+            return;
+        }
+        const char* required = chat ? "messages" : "prompt";
+        if (!body.is_object() || !body.contains(required)) {
+            SendError(response, 400, chat ? "'messages' is required" : "\"prompt\" is required",
+                      "invalid_request_error");
+            return;
+        }
+        c.chat = chat;
+        c.id = (chat ? "chatcmpl-fake" : "cmpl-fake") + std::to_string(state_.next_id++);
+        c.model = body.contains("model") && body["model"].is_string()
+                      ? body["model"].get<std::string>()
+                      : options_.modelId();
+        c.created = static_cast<long>(std::time(nullptr));
+        c.prompt_tokens = CountWords(body[required]);
+        const json stream_options = body.value("stream_options", json::object());
+        c.include_usage =
+            stream_options.is_object() && stream_options.value("include_usage", false);
+
+        Processing processing(state_.requests_processing);
+        if (stream) {
+            StreamCompletion(c, response);
+        } else {
+            RespondCompletion(c, response);
+        }
+    }
+
+    void StreamCompletion(const Completion& c, HTTPServerResponse& response) {
+        response.setStatusAndReason(HTTPResponse::HTTP_OK);
+        response.setContentType("text/event-stream");
+        response.setChunkedTransferEncoding(true);
+        response.set("X-Accel-Buffering", "no");
+        EventWriter events(response.send(), options_.crash_after_events);
+
+        for (int i = 0; i < options_.stream_events; ++i) {
+            // On shutdown the stream just stops, with no [DONE], like the real server.
+            if (!state_.sleepFor(options_.stream_interval_ms)) {
+                return;
+            }
+            if (!events.send(StreamChunk(c, Token(i), nullptr).dump())) {
+                return;  // client went away: stop quietly
+            }
+            ++state_.tokens_predicted;
+        }
+        json last = StreamChunk(c, "", "stop");
+        if (c.include_usage) {
+            last["usage"] = Usage(c, options_.stream_events);
+        }
+        if (events.send(last.dump())) {
+            events.send("[DONE]");
+        }
+    }
+
+    void RespondCompletion(const Completion& c, HTTPServerResponse& response) {
+        state_.sleepFor(options_.response_delay_ms);
+        std::string text;
+        for (int i = 0; i < options_.stream_events; ++i) {
+            text += Token(i);
+        }
+        state_.tokens_predicted += options_.stream_events;
+        SendJson(response, 200, FullResponse(c, text, options_.stream_events));
+    }
+
+    void HandleEmbeddings(const RecordedRequest& in, HTTPServerResponse& response) {
+        if (!options_.embeddings) {
+            SendError(response, 501,
+                      "This server does not support embeddings. Start it with `--embeddings`",
+                      "not_supported_error");
+            return;
+        }
+        const json body = json::parse(in.body);  // a parse error becomes a 500 upstream
+        const json input = body.value("input", json(""));
+        const json inputs = input.is_array() ? input : json::array({input});
+        json data = json::array();
+        for (size_t i = 0; i < inputs.size(); ++i) {
+            data.push_back(
+                {{"object", "embedding"}, {"index", i}, {"embedding", {0.125, -0.25, 0.5, -1.0}}});
+        }
+        const long tokens = CountWords(inputs);
+        SendJson(response, 200,
+                 {{"object", "list"},
+                  {"model", options_.modelId()},
+                  {"data", data},
+                  {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}});
+    }
+
+    void HandleTokenize(const RecordedRequest& in, HTTPServerResponse& response) {
+        const json body = json::parse(in.body);
+        json tokens = json::array();
+        const long n = CountWords(body.value("content", json("")));
+        for (long i = 0; i < n; ++i) {
+            tokens.push_back(1000 + i);
+        }
+        SendJson(response, 200, {{"tokens", tokens}});
+    }
+
+    void SendProps(HTTPServerResponse& response) {
+        SendJson(response, 200,
+                 {{"default_generation_settings", {{"n_ctx", options_.ctx_size}}},
+                  {"total_slots", options_.parallel},
+                  {"model_path", options_.model},
+                  {"model_alias", options_.modelId()},
+                  {"chat_template", "{{ fake }}"},
+                  {"modalities", {{"vision", !options_.mmproj.empty()}, {"audio", false}}},
+                  {"build_info", kFingerprint}});
+    }
+
+    void SendSlots(HTTPServerResponse& response) {
+        json slots = json::array();
+        const int n_ctx = options_.parallel > 0 ? options_.ctx_size / options_.parallel : 0;
+        for (int i = 0; i < options_.parallel; ++i) {
+            slots.push_back({{"id", i}, {"n_ctx", n_ctx}, {"is_processing", false}});
+        }
+        SendJson(response, 200, slots);
+    }
+
+    void SendMetrics(HTTPServerResponse& response) {
+        if (!options_.metrics) {
+            SendError(response, 501,
+                      "This server does not support metrics endpoint. Start it with `--metrics`",
+                      "not_supported_error");
+            return;
+        }
+        std::ostringstream out;
+        out << "# HELP llamacpp:tokens_predicted_total Number of generation tokens processed.\n"
+            << "# TYPE llamacpp:tokens_predicted_total counter\n"
+            << "llamacpp:tokens_predicted_total " << state_.tokens_predicted << "\n"
+            << "# HELP llamacpp:requests_processing Number of requests processing.\n"
+            << "# TYPE llamacpp:requests_processing gauge\n"
+            << "llamacpp:requests_processing " << state_.requests_processing << "\n";
+        SendBody(response, 200, "text/plain; version=0.0.4", out.str());
+    }
+
+    ServerState& state_;
+    const Options& options_;
+};
+
+}  // namespace
+
+// ---- ServerState ---------------------------------------------------------------------------
+
+ServerState::ServerState(Options options) : options_(std::move(options)) {}
+
+bool ServerState::healthHung() const {
+    if (options_.hang_health_after_ms < 0) {
+        return false;
+    }
+    const auto elapsed = std::chrono::steady_clock::now() - start_;
+    return elapsed >= std::chrono::milliseconds(options_.hang_health_after_ms);
+}
+
+void ServerState::record(RecordedRequest request) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    last_request_ = std::move(request);
+}
+
+std::optional<RecordedRequest> ServerState::lastRequest() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return last_request_;
+}
+
+bool ServerState::sleepFor(int ms) {
+    if (ms <= 0) {
+        return !shuttingDown();
+    }
+    return !shutdown_.tryWait(ms);
+}
+
+Poco::Net::HTTPRequestHandler* HandlerFactory::createRequestHandler(
+    const Poco::Net::HTTPServerRequest&) {
+    return new FakeHandler(state_);
+}
+
+}  // namespace fake

@@ -1,0 +1,48 @@
+// Command-line options of the fake llama-server: the real flags it accepts and the fake-only
+// knobs that integration tests use to script its behaviour.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fake {
+
+struct Options {
+    // Flags shared with the real llama-server. Most are only accepted and reported by /props.
+    std::string model;
+    std::string host = "127.0.0.1";
+    int port = 8080;
+    int ctx_size = 4096;
+    int threads = -1;
+    std::string n_gpu_layers = "auto";
+    int parallel = 4;
+    std::string mmproj;
+    bool embeddings = false;
+    std::string alias;
+    std::string pooling;
+    bool metrics = false;
+    std::string api_key;  // empty: no authentication
+    int sse_ping_interval = 30;
+    bool no_webui = false;
+
+    // Fake-only flags.
+    int load_ms = 100;
+    int stream_events = 5;
+    int stream_interval_ms = 10;
+    int crash_after_events = -1;
+    std::optional<int> exit_at_start;
+    int hang_health_after_ms = -1;
+    std::string argv_file;
+    bool ignore_sigterm = false;
+    int response_delay_ms = 0;
+
+    // The model id reported by /v1/models and in completions.
+    std::string modelId() const { return alias.empty() ? model : alias; }
+};
+
+// Parses argv the way llama-server does. On a bad command line prints the error to stderr and
+// exits 1; on --version prints the version and exits 0.
+Options ParseOptions(int argc, char** argv);
+
+}  // namespace fake
