@@ -73,7 +73,10 @@ void Engine::start() {
     const auto& listen = config_.server.listen;
     Poco::Net::ServerSocket socket;
     try {
-        socket.bind(Poco::Net::SocketAddress(listen.host, listen.port), /*reuseAddress=*/true);
+        // SO_REUSEADDR for quick restarts, but not SO_REUSEPORT: a second engine must not share the
+        // port.
+        socket.bind(Poco::Net::SocketAddress(listen.host, listen.port), /*reuseAddress=*/true,
+                    /*reusePort=*/false);
         socket.listen(std::max(64, config_.server.max_queued));
     } catch (const Poco::Exception& e) {
         throw ListenError("cannot listen on " + listen.host + ":" + std::to_string(listen.port) +

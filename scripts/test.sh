@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Sets up everything and runs the whole test suite (fake and real tiers). CI runs this.
+#   scripts/test.sh            build into build/, obtain llama-server + tiny model, run ctest
+# Environment: LLAMA_SERVER (use this llama-server), GE_CACHE (cache dir), BUILD_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR="${BUILD_DIR:-build}"
+export GE_CACHE="${GE_CACHE:-$HOME/.cache/gradatum-engine}"
+
+bash scripts/setup-deps.sh
+start=$(date +%s)
+# The real tier needs llama-server: obtaining it must succeed (first time: ~10 min build).
+LLAMA_SERVER="$(bash scripts/get-llama-server.sh | tail -n 1)"
+export LLAMA_SERVER
+GE_TINY_MODEL="$(bash scripts/make-tiny-model.sh "$GE_CACHE/tiny-model.gguf" | tail -n 1)"
+export GE_TINY_MODEL
+echo "test: llama-server $LLAMA_SERVER, model $GE_TINY_MODEL ($(( $(date +%s) - start )) s)"
+
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+cd "$BUILD_DIR"
+ctest --output-on-failure -j2 --timeout 300 "$@"

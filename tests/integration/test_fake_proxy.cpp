@@ -1,0 +1,236 @@
+// The engine in front of the fake llama-server: forwarding, streaming, readiness, spawning.
+#include <Poco/String.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace ge_test;
+using nlohmann::json;
+
+namespace {
+
+const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+const std::string kStreamChat =
+    R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]})";
+
+// A fake-backed engine with one model named "m".
+struct FakeEngine {
+    TempDir files;
+    std::string model;
+    std::unique_ptr<Engine> engine;
+
+    explicit FakeEngine(const std::string& fake_args, const std::string& extra_config = "",
+                        const std::string& model_name = "model.gguf") {
+        model = files.write(model_name, "not really a model");
+        engine = std::make_unique<Engine>(fake_model_config("m", model, fake_args) + extra_config);
+    }
+    uint16_t port() const { return engine->port(); }
+};
+
+std::vector<std::string> read_nul_separated(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::vector<std::string> out;
+    std::string item;
+    while (std::getline(in, item, '\0'))
+        out.push_back(item);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("request body reaches the child byte for byte, query string kept", "[fake][proxy]") {
+    FakeEngine fake("--fake-load-ms 0");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    // Odd spacing, unicode and escapes: a proxy that re-serialises JSON would change these.
+    const std::string body =
+        "{ \"model\" : \"m\",\n  \"messages\":[{\"role\":\"user\",\"content\":\"h\\u00e9 \xc3\xa9 "
+        "\\\"q\\\"\"}] ,"
+        "\"n\":1.50}";
+    auto sent = http(fake.port(), "POST", "/v1/chat/completions?a=1&b=%20x", body,
+                     {{"Content-Type", "application/json"}});
+    REQUIRE(sent.status == 200);
+    auto last = http(fake.port(), "GET", "/fake/last-request");
+    REQUIRE(last.status == 200);
+    auto record = json::parse(last.body);
+    CHECK(base64_decode(record["body_base64"]) == body);
+    CHECK(record["uri"] == "/v1/chat/completions?a=1&b=%20x");
+    CHECK(record["method"] == "POST");
+}
+
+TEST_CASE("hop-by-hop headers are dropped, end-to-end headers pass both ways", "[fake][proxy]") {
+    FakeEngine fake("--fake-load-ms 0");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    auto echo = http(fake.port(), "GET", "/fake/echo?x=1", "",
+                     {{"X-Custom", "kept"},
+                      {"Proxy-Authorization", "secret"},
+                      {"TE", "trailers"},
+                      {"Upgrade", "websocket"},
+                      {"Keep-Alive", "timeout=5"}});
+    REQUIRE(echo.status == 200);
+    auto seen = json::parse(echo.body)["headers"];
+    auto has = [&](const std::string& name) {
+        for (auto& [key, value] : seen.items()) {
+            if (Poco::icompare(key, name) == 0)
+                return true;
+        }
+        return false;
+    };
+    CHECK(has("X-Custom"));
+    CHECK_FALSE(has("Proxy-Authorization"));
+    CHECK_FALSE(has("TE"));
+    CHECK_FALSE(has("Upgrade"));
+    CHECK_FALSE(has("Keep-Alive"));
+    CHECK(json::parse(echo.body)["uri"] == "/fake/echo?x=1");
+    // Repeated response headers stay repeated.
+    CHECK(echo.count("x-fake-multi") == 2);
+}
+
+TEST_CASE("SSE events reach the client as the child sends them", "[fake][stream]") {
+    FakeEngine fake("--fake-load-ms 0 --fake-stream-events 5 --fake-stream-interval-ms 100");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    auto result = stream(fake.port(), "/v1/chat/completions", kStreamChat);
+    REQUIRE(result.status == 200);
+    CHECK(result.header("content-type").find("text/event-stream") == 0);
+    REQUIRE(result.complete);
+    REQUIRE(result.events.size() == 7);  // 5 tokens, the closing chunk, [DONE]
+    CHECK(result.events.back() == "data: [DONE]");
+    // Events sent 100 ms apart must not be batched by the proxy.
+    for (size_t i = 1; i < 5; ++i) {
+        auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(result.arrived[i] -
+                                                                         result.arrived[i - 1]);
+        INFO("gap before event " << i << ": " << gap.count() << " ms");
+        CHECK(gap.count() >= 80);
+    }
+}
+
+TEST_CASE("503 with an OpenAI error while loading, then 200", "[fake][readiness]") {
+    FakeEngine fake("--fake-load-ms 1500");
+    REQUIRE(fake.engine->wait_log("starting", 5s));
+    auto health = http(fake.port(), "GET", "/health");
+    CHECK(health.status == 503);
+    CHECK(json::parse(health.body)["error"]["message"] == "Loading model");
+    auto early = http(fake.port(), "POST", "/v1/chat/completions", kChat);
+    CHECK(early.status == 503);
+    CHECK_FALSE(early.header("retry-after").empty());
+    auto error = json::parse(early.body)["error"];
+    CHECK(error["code"] == 503);
+    CHECK(error["type"] == "unavailable_error");
+    CHECK(error["message"].is_string());
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    CHECK(json::parse(http(fake.port(), "GET", "/health").body)["status"] == "ok");
+    CHECK(http(fake.port(), "POST", "/v1/chat/completions", kChat).status == 200);
+}
+
+TEST_CASE("a model path with spaces, quotes and $ reaches argv as one argument", "[fake][spawn]") {
+    TempDir files;
+    std::string model = files.write("my model 'single' \"double\" $HOME `x`.gguf", "x");
+    std::string argv_file = files.path() + "/argv";
+    Engine engine(fake_model_config("m", model, "--fake-load-ms 0 --fake-argv-file " + argv_file));
+    REQUIRE(engine.wait_health(200, 10s));
+    auto argv = read_nul_separated(argv_file);
+    auto it = std::find(argv.begin(), argv.end(), "--model");
+    REQUIRE(it != argv.end());
+    REQUIRE(it + 1 != argv.end());
+    CHECK(*(it + 1) == model);
+}
+
+TEST_CASE("after SIGTERM the engine exits 0 and no child is left", "[fake][lifecycle]") {
+    FakeEngine fake("--fake-load-ms 0");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    auto children = children_of(fake.engine->pid());
+    REQUIRE(children.size() == 1);
+    CHECK(fake.engine->stop(SIGTERM) == 0);
+    CHECK(wait_all_gone(children, 2s));
+}
+
+TEST_CASE("a child that exits while loading is noticed at once", "[fake][readiness]") {
+    FakeEngine fake("--fake-exit-at-start 1", "models.m.ready_timeout = 600\n");
+    auto start = Clock::now();
+    REQUIRE(fake.engine->wait_log("while loading", 5s));
+    CHECK(Clock::now() - start < 3s);
+    // Its last stderr lines are in the log.
+    CHECK(fake.engine->log_contains("failed to load model"));
+}
+
+TEST_CASE("a child killed mid-stream ends the client's stream with an error event",
+          "[fake][stream]") {
+    FakeEngine fake(
+        "--fake-load-ms 0 --fake-stream-events 50 --fake-stream-interval-ms 20 "
+        "--fake-crash-after-events 3");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    auto start = Clock::now();
+    auto result = stream(fake.port(), "/v1/chat/completions", kStreamChat, 10s);
+    CHECK(Clock::now() - start < 5s);
+    REQUIRE(result.status == 200);
+    REQUIRE(result.events.size() >= 2);
+    CHECK(result.events.size() <= 5);
+    const std::string& last = result.events.back();
+    REQUIRE(last.rfind("data: ", 0) == 0);
+    auto error = json::parse(last.substr(6));
+    CHECK(error["error"]["code"] == 502);
+    CHECK(error["error"]["message"].get<std::string>().find("'m'") != std::string::npos);
+    CHECK(result.complete);  // the engine closed the stream properly after the error event
+}
+
+TEST_CASE("a client that leaves mid-stream releases the upstream request", "[fake][stream]") {
+    FakeEngine fake(
+        "--fake-load-ms 0 --metrics --fake-stream-events 200 "
+        "--fake-stream-interval-ms 50");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    auto result = stream(fake.port(), "/v1/chat/completions", kStreamChat, 10s, 2);
+    REQUIRE(result.events.size() == 2);
+    // The fake counts requests it is still processing; the engine must let go within a second.
+    bool released = false;
+    auto deadline = Clock::now() + 3s;
+    while (!released && Clock::now() < deadline) {
+        auto metrics = http(fake.port(), "GET", "/metrics");
+        released = metrics.body.find("llamacpp:requests_processing 0") != std::string::npos;
+        if (!released)
+            std::this_thread::sleep_for(50ms);
+    }
+    CHECK(released);
+}
+
+TEST_CASE("64 concurrent streams are all served", "[fake][stream][load]") {
+    FakeEngine fake("--fake-load-ms 0 --fake-stream-events 20 --fake-stream-interval-ms 50");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    std::atomic<int> complete{0};
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 64; ++i) {
+        clients.emplace_back([&] {
+            try {
+                auto r = stream(fake.port(), "/v1/chat/completions", kStreamChat, 30s);
+                if (r.complete && !r.events.empty() && r.events.back() == "data: [DONE]")
+                    ++complete;
+            } catch (const std::exception&) {
+            }
+        });
+    }
+    for (auto& t : clients)
+        t.join();
+    CHECK(complete == 64);
+}
+
+TEST_CASE("an exec failure is reported as 'could not start'", "[fake][spawn]") {
+    TempDir files;
+    std::string model = files.write("model.gguf", "x");
+    // Executable bit, but no valid format: execve fails with ENOEXEC.
+    std::string bogus = files.write("not-a-binary", "just text\n");
+    chmod(bogus.c_str(), 0755);
+    std::string config =
+        "models.m.backend = llama_server\nmodels.m.llama_server.binary = " + bogus +
+        "\nmodels.m.llama_server.model = " + model + "\n";
+    Engine engine(config);
+    REQUIRE(engine.wait_log("could not start " + bogus, 5s));
+    CHECK(engine.log_contains("Exec format error"));
+    // The engine itself stays up and says why the model is unavailable.
+    auto answer = http(engine.port(), "POST", "/v1/chat/completions", kChat);
+    CHECK(answer.status == 503);
+}

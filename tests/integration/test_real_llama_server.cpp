@@ -1,0 +1,162 @@
+// The engine in front of the real llama-server with the tiny model: every answer through the
+// engine must match the same request sent straight to the child in status, type and shape.
+#include <signal.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+using namespace ge_test;
+using nlohmann::json;
+
+namespace {
+
+// A JSON value's skeleton: object keys with the skeletons of their values, the first element
+// of arrays, the type of scalars. Two answers of one endpoint have the same skeleton.
+json shape(const json& value) {
+    if (value.is_object()) {
+        json out = json::object();
+        for (auto& [key, item] : value.items())
+            out[key] = shape(item);
+        return out;
+    }
+    if (value.is_array())
+        return value.empty() ? json::array() : json::array({shape(value[0])});
+    if (value.is_number())
+        return "number";
+    return value.type_name();
+}
+
+struct RealEngine {
+    std::unique_ptr<Engine> engine;
+    uint16_t child = 0;
+
+    explicit RealEngine(const std::string& extra = "") {
+        const RealParts& parts = real_parts();
+        engine = std::make_unique<Engine>(
+            "models.tiny.backend = llama_server\n"
+            "models.tiny.llama_server.binary = " +
+            parts.llama_server +
+            "\n"
+            "models.tiny.llama_server.model = " +
+            parts.model +
+            "\n"
+            "models.tiny.llama_server.ctx_size = 256\n" +
+            extra);
+        REQUIRE(engine->wait_health(200, 60s));
+        child = child_port(*engine);
+        REQUIRE(child != 0);
+    }
+    uint16_t port() const { return engine->port(); }
+};
+
+// Sends the same request to the engine and to the child; both must agree.
+void expect_same_answer(const RealEngine& real, const std::string& method,
+                        const std::string& target, const std::string& body = "",
+                        bool json_body = true) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!body.empty())
+        headers.push_back({"Content-Type", "application/json"});
+    auto via_engine = http(real.port(), method, target, body, headers);
+    auto direct = http(real.child, method, target, body, headers);
+    INFO(method << " " << target << "\nengine: " << via_engine.body << "\nchild: " << direct.body);
+    CHECK(via_engine.status == direct.status);
+    CHECK(via_engine.header("content-type") == direct.header("content-type"));
+    if (json_body) {
+        CHECK(shape(json::parse(via_engine.body)) == shape(json::parse(direct.body)));
+    }
+    CHECK(via_engine.status == 200);
+}
+
+// Greedy decoding that never stops early, so both runs produce the same number of tokens.
+const std::string kStreamChat =
+    R"({"stream":true,"max_tokens":24,"temperature":0,"seed":1,"ignore_eos":true,)"
+    R"("messages":[{"role":"user","content":"hello"}]})";
+
+}  // namespace
+
+TEST_CASE("real: /v1/models", "[real]") {
+    RealEngine real;
+    expect_same_answer(real, "GET", "/v1/models");
+}
+
+TEST_CASE("real: chat completion, not streamed", "[real]") {
+    RealEngine real;
+    expect_same_answer(real, "POST", "/v1/chat/completions",
+                       R"({"max_tokens":8,"messages":[{"role":"user","content":"hi"}]})");
+}
+
+TEST_CASE("real: chat completion, streamed event by event", "[real][stream]") {
+    RealEngine real;
+    auto via_engine = stream(real.port(), "/v1/chat/completions", kStreamChat);
+    auto direct = stream(real.child, "/v1/chat/completions", kStreamChat);
+    REQUIRE(via_engine.status == 200);
+    CHECK(via_engine.header("content-type") == direct.header("content-type"));
+    CHECK(via_engine.complete);
+    REQUIRE_FALSE(via_engine.events.empty());
+    CHECK(via_engine.events.back() == "data: [DONE]");
+    CHECK(via_engine.events.size() == direct.events.size());
+    // In order: every event but the last is a chunk of the same completion.
+    std::string id;
+    for (size_t i = 0; i + 1 < via_engine.events.size(); ++i) {
+        REQUIRE(via_engine.events[i].rfind("data: {", 0) == 0);
+        auto chunk = json::parse(via_engine.events[i].substr(6));
+        CHECK(chunk["object"] == "chat.completion.chunk");
+        if (id.empty())
+            id = chunk["id"];
+        CHECK(chunk["id"] == id);
+    }
+}
+
+TEST_CASE("real: /v1/completions", "[real]") {
+    RealEngine real;
+    expect_same_answer(real, "POST", "/v1/completions", R"({"prompt":"Once","max_tokens":8})");
+}
+
+TEST_CASE("real: /v1/embeddings with embeddings = true", "[real]") {
+    RealEngine real(
+        "models.tiny.llama_server.embeddings = true\n"
+        "models.tiny.llama_server.args = --pooling mean\n");
+    expect_same_answer(real, "POST", "/v1/embeddings", R"({"input":"hello world"})");
+}
+
+TEST_CASE("real: /tokenize, /props, /slots", "[real]") {
+    RealEngine real;
+    expect_same_answer(real, "POST", "/tokenize", R"({"content":"hello world"})");
+    expect_same_answer(real, "GET", "/props");
+    expect_same_answer(real, "GET", "/slots");
+}
+
+TEST_CASE("real: /metrics with --metrics passed through args", "[real]") {
+    RealEngine real("models.tiny.llama_server.args = --metrics\n");
+    auto via_engine = http(real.port(), "GET", "/metrics");
+    auto direct = http(real.child, "GET", "/metrics");
+    CHECK(via_engine.status == 200);
+    CHECK(via_engine.header("content-type") == direct.header("content-type"));
+    CHECK(via_engine.body.find("llamacpp:prompt_tokens_total") != std::string::npos);
+}
+
+TEST_CASE("real: kill -9 of the child mid-stream ends the client's stream", "[real][stream]") {
+    RealEngine real("models.tiny.llama_server.args = --threads 1\n");
+    pid_t child = 0;
+    for (pid_t pid : children_of(real.engine->pid()))
+        child = pid;
+    REQUIRE(child > 0);
+    // A long answer, so the kill lands while it streams.
+    const std::string body =
+        R"({"stream":true,"max_tokens":100000,"ignore_eos":true,"temperature":0,)"
+        R"("messages":[{"role":"user","content":"hi"}]})";
+    auto start = Clock::now();
+    auto result = stream(real.port(), "/v1/chat/completions", body, 20s, 0, [&](size_t count) {
+        if (count == 3)
+            kill(child, SIGKILL);
+    });
+    auto took = Clock::now() - start;
+    CHECK(took < 5s);
+    REQUIRE(result.events.size() >= 3);
+    const std::string& last = result.events.back();
+    INFO("last event: " << last);
+    REQUIRE(last.rfind("data: {\"error\"", 0) == 0);
+    CHECK(json::parse(last.substr(6))["error"]["code"] == 502);
+    CHECK(real.engine->wait_log("killed by signal 9", 5s));
+}
