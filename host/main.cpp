@@ -44,16 +44,11 @@ class EngineApp : public Poco::Util::ServerApplication {
 
     void handleOption(const std::string& name, const std::string& value) override {
         ServerApplication::handleOption(name, value);
-        if (name == "config")
-            config_path_ = value;
-        if (name == "plugin-dir")
-            plugin_dir_ = value;
-        if (name == "help")
-            help_ = true;
-        if (name == "version")
-            version_ = true;
-        if (help_ || version_)
-            stopOptionsProcessing();
+        if (name == "config") config_path_ = value;
+        if (name == "plugin-dir") plugin_dir_ = value;
+        if (name == "help") help_ = true;
+        if (name == "version") version_ = true;
+        if (help_ || version_) stopOptionsProcessing();
     }
 
     int main(const std::vector<std::string>& args) override {
@@ -114,14 +109,10 @@ class EngineApp : public Poco::Util::ServerApplication {
         }
         waitForTerminationRequest();
         spdlog::info("stop requested; draining (a second signal skips the drain)");
-        // A second SIGINT/SIGTERM skips the drain. The signals stay blocked in every thread
-        // (ServerApplication blocks them), so sigwait sees them.
+        // A second SIGINT/SIGTERM skips the drain. The signals are blocked in every thread
+        // (see main), so sigwait sees them.
         std::atomic<bool> hurry{false};
         std::atomic<bool> done{false};
-        sigset_t wake;
-        sigemptyset(&wake);
-        sigaddset(&wake, SIGUSR2);
-        pthread_sigmask(SIG_BLOCK, &wake, nullptr);  // inherited by the waiting thread
         std::thread second_signal([&] {
             sigset_t set;
             sigemptyset(&set);
@@ -155,6 +146,13 @@ class EngineApp : public Poco::Util::ServerApplication {
 int main(int argc, char** argv) {
     // A client that goes away must not kill the engine (POCO-NOTES item 4).
     signal(SIGPIPE, SIG_IGN);
+    // Stop signals are taken with sigwait only: block them before any thread starts, so that
+    // every thread inherits the block and none is killed by a default action. Children get a
+    // clean mask (see child_process.cpp).
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    for (int sig : {SIGINT, SIGTERM, SIGQUIT, SIGUSR2}) sigaddset(&stop_signals, sig);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     auto logger = spdlog::stderr_color_mt("gradatum");
     logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
     spdlog::set_default_logger(logger);

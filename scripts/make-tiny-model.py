@@ -19,7 +19,8 @@ N_LAYER = 2
 N_EMBD = 64
 N_HEAD = 4
 N_FF = 128
-N_CTX = 256
+# Long enough that tests can hold a stream open for seconds (a few thousand tokens).
+N_CTX = 4096
 
 # ChatML, so /v1/chat/completions has a template to apply (the vocab file carries none).
 CHAT_TEMPLATE = (

@@ -30,6 +30,7 @@ struct Engine::Http {
 
     proxy::FrontDoor door;
     Poco::ThreadPool pool;
+    Poco::Net::ServerSocket listener;
     std::unique_ptr<Poco::Net::HTTPServer> server;
 };
 
@@ -40,8 +41,7 @@ Engine::Engine(EngineConfig config, const std::string& plugin_dir) : config_(std
         const Plugin* plugin = plugins_->find(model.backend);
         if (!plugin || !plugin->backend) {
             std::string loaded;
-            for (const auto& id : plugins_->ids())
-                loaded += (loaded.empty() ? "" : ", ") + id;
+            for (const auto& id : plugins_->ids()) loaded += (loaded.empty() ? "" : ", ") + id;
             throw ConfigError(
                 config_error_text(config_.source_path, "models." + model.name + ".backend",
                                   "model '" + model.name + "' needs backend plugin '" +
@@ -63,11 +63,9 @@ void Engine::start() {
     ModelSupervisor* default_model = nullptr;
     for (auto& m : models_) {
         models.push_back(m.get());
-        if (m->name() == config_.server.default_model)
-            default_model = m.get();
+        if (m->name() == config_.server.default_model) default_model = m.get();
     }
-    if (!default_model)
-        default_model = models.front();
+    if (!default_model) default_model = models.front();
     http_ = std::make_unique<Http>(proxy::Router(models, default_model), models, config_.server);
 
     const auto& listen = config_.server.listen;
@@ -88,13 +86,13 @@ void Engine::start() {
     params->setKeepAlive(true);
     params->setKeepAliveTimeout(Poco::Timespan(10, 0));
     params->setTimeout(Poco::Timespan(60, 0));
+    http_->listener = socket;
     http_->server = std::make_unique<Poco::Net::HTTPServer>(
         new proxy::RequestHandlerFactory(http_->door), http_->pool, socket, params);
     http_->server->start();
     spdlog::info("listening on http://{}:{} ({} request threads)", listen.host, port(),
                  config_.server.threads);
-    for (auto& m : models_)
-        m->start();
+    for (auto& m : models_) m->start();
 }
 
 uint16_t Engine::port() const {
@@ -102,12 +100,12 @@ uint16_t Engine::port() const {
 }
 
 void Engine::stop(const std::atomic<bool>& hurry) {
-    if (stopped_)
-        return;
+    if (stopped_) return;
     stopped_ = true;
     if (http_ && http_->server) {
         http_->door.draining = true;
-        http_->server->stop();  // stops accepting; open connections go on
+        http_->server->stop();    // stops accepting; open connections go on
+        http_->listener.close();  // new clients are refused at once instead of queueing
         auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long long>(
                                            config_.server.drain_timeout_s * 1000));
         for (auto& m : models_) {
@@ -121,10 +119,12 @@ void Engine::stop(const std::atomic<bool>& hurry) {
             }
         }
     }
-    for (auto& m : models_)
-        m->request_stop();
-    for (auto& m : models_)
-        m->join();
+    for (auto& m : models_) m->request_stop();
+    for (auto& m : models_) m->join();
+    // Requests cut off by the stop are now writing their last words (an error event or a 502):
+    // let them, before the connections are closed.
+    auto last_words = Clock::now() + std::chrono::seconds(2);
+    for (auto& m : models_) m->in_flight().wait_empty(last_words);
     if (http_ && http_->server) {
         http_->server->stopAll(true);
         http_->pool.joinAll();

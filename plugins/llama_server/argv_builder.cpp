@@ -9,28 +9,20 @@ std::vector<std::string> build_argv(const Settings& s, const std::string& host, 
         argv.push_back(flag);
         argv.push_back(value);
     };
-    if (s.ctx_size)
-        add("--ctx-size", std::to_string(*s.ctx_size));
-    if (s.threads)
-        add("--threads", std::to_string(*s.threads));
-    if (s.n_gpu_layers)
-        add("--n-gpu-layers", *s.n_gpu_layers);
-    if (s.parallel)
-        add("--parallel", std::to_string(*s.parallel));
-    if (s.mmproj)
-        add("--mmproj", *s.mmproj);
-    if (s.embeddings)
-        argv.push_back("--embeddings");
-    if (s.alias)
-        add("--alias", *s.alias);
+    if (s.ctx_size) add("--ctx-size", std::to_string(*s.ctx_size));
+    if (s.threads) add("--threads", std::to_string(*s.threads));
+    if (s.n_gpu_layers) add("--n-gpu-layers", *s.n_gpu_layers);
+    if (s.parallel) add("--parallel", std::to_string(*s.parallel));
+    if (s.mmproj) add("--mmproj", *s.mmproj);
+    if (s.embeddings) argv.push_back("--embeddings");
+    if (s.alias) add("--alias", *s.alias);
     argv.insert(argv.end(), s.extra_args.begin(), s.extra_args.end());
     return argv;
 }
 
 std::vector<std::string> build_env(const Settings& s) {
     std::vector<std::string> env;
-    if (s.api_key)
-        env.push_back("LLAMA_API_KEY=" + *s.api_key);
+    if (s.api_key) env.push_back("LLAMA_API_KEY=" + *s.api_key);
     return env;
 }
 

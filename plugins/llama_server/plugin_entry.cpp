@@ -18,19 +18,16 @@ namespace {
 const ge_host_api_t* g_host = nullptr;
 
 void set_error(ge_error* error, const std::string& key, const std::string& message) {
-    if (!error)
-        return;
+    if (!error) return;
     std::snprintf(error->key, sizeof error->key, "%s", key.c_str());
     std::snprintf(error->message, sizeof error->message, "%s", message.c_str());
 }
 
 std::optional<std::string> host_find_program(const std::string& program) {
-    if (!g_host || !g_host->find_program)
-        return std::nullopt;
+    if (!g_host || !g_host->find_program) return std::nullopt;
     char buffer[4096];
     int64_t n = g_host->find_program(g_host->host_ctx, program.c_str(), buffer, sizeof buffer);
-    if (n < 0 || n >= static_cast<int64_t>(sizeof buffer))
-        return std::nullopt;
+    if (n < 0 || n >= static_cast<int64_t>(sizeof buffer)) return std::nullopt;
     return std::string(buffer, static_cast<size_t>(n));
 }
 
@@ -60,8 +57,7 @@ namespace {
 void hold(Returned& out, std::vector<std::string> strings) {
     out.strings = std::move(strings);
     out.pointers.clear();
-    for (const auto& s : out.strings)
-        out.pointers.push_back(s.c_str());
+    for (const auto& s : out.strings) out.pointers.push_back(s.c_str());
 }
 
 int32_t create(const char* model_name, const char* config_json, ge_instance** out,
@@ -116,11 +112,9 @@ int32_t probe_request(ge_instance*, ge_probe_request_t* out, ge_error*) {
 }
 
 int32_t probe_verdict(ge_instance*, const ge_probe_result_t* result) {
-    if (result->status == 200)
-        return GE_PROBE_READY;
+    if (result->status == 200) return GE_PROBE_READY;
     // 4xx: whatever answers is not a llama-server /health; waiting will not help.
-    if (result->status >= 400 && result->status < 500)
-        return GE_PROBE_FAILED;
+    if (result->status >= 400 && result->status < 500) return GE_PROBE_FAILED;
     return GE_PROBE_LOADING;  // no answer yet, 503 while loading
 }
 

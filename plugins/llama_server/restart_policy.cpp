@@ -19,12 +19,10 @@ std::string telling_line(const std::string& tail) {
     std::istringstream lines(tail);
     std::string line, last, found;
     while (std::getline(lines, line)) {
-        if (line.find_first_not_of(" \t") == std::string::npos)
-            continue;
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;
         last = line;
         for (const char* k : known) {
-            if (contains(line, k))
-                found = line;
+            if (contains(line, k)) found = line;
         }
     }
     std::string pick = found.empty() ? last : found;
@@ -33,8 +31,7 @@ std::string telling_line(const std::string& tail) {
 
 // A model that cannot load will not load on the next try either.
 bool is_load_error(const ChildExit& exit) {
-    if (contains(exit.core_reason, "could not start"))
-        return true;
+    if (contains(exit.core_reason, "could not start")) return true;
     return !exit.was_ready && exit.exit_code == 1 &&
            (contains(exit.stderr_tail, "failed to load model") ||
             contains(exit.stderr_tail, "invalid magic characters") ||
@@ -54,11 +51,9 @@ std::string describe_exit(const ChildExit& exit) {
     } else {
         text = "exited with code " + std::to_string(exit.exit_code);
     }
-    if (!exit.was_ready && exit.core_reason.empty())
-        text += " while loading";
+    if (!exit.was_ready && exit.core_reason.empty()) text += " while loading";
     std::string line = telling_line(exit.stderr_tail);
-    if (!line.empty() && !exit.stopped_by_core)
-        text += ": " + line;
+    if (!line.empty() && !exit.stopped_by_core) text += ": " + line;
     return text;
 }
 
@@ -81,8 +76,7 @@ Decision RestartPolicy::on_exit(const ChildExit& exit) {
         }
     }
     const auto window_ms = static_cast<uint64_t>(settings_.window_s * 1000);
-    while (!restarts_.empty() && exit.now_ms - restarts_.front() > window_ms)
-        restarts_.pop_front();
+    while (!restarts_.empty() && exit.now_ms - restarts_.front() > window_ms) restarts_.pop_front();
     if (static_cast<int>(restarts_.size()) >= settings_.max_retries) {
         decision.reason =
             "gave up after " + std::to_string(restarts_.size()) + " restarts within " +
@@ -96,7 +90,9 @@ Decision RestartPolicy::on_exit(const ChildExit& exit) {
     ++attempt_;
     restarts_.push_back(exit.now_ms);
     decision.restart = true;
-    decision.delay_ms = static_cast<uint32_t>(std::max(0.0, delay_s) * 1000);
+    // Clamped: a huge max_delay must not overflow the uint32 milliseconds (undefined behaviour).
+    decision.delay_ms = static_cast<uint32_t>(
+        std::min(std::max(0.0, delay_s) * 1000, static_cast<double>(UINT32_MAX)));
     decision.reason = what;
     return decision;
 }

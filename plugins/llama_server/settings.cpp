@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <cctype>
+#include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -15,18 +17,22 @@ const std::string kPrefix = "llama_server.";
 
 std::string trim(const std::string& s) {
     auto b = s.find_first_not_of(" \t\r\n");
-    if (b == std::string::npos)
-        return "";
+    if (b == std::string::npos) return "";
     return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
-long long integer(const std::string& key, const std::string& text, long long min) {
+long long integer(const std::string& key, const std::string& text, long long min,
+                  long long max = LLONG_MAX) {
     std::string t = trim(text);
     char* end = nullptr;
+    errno = 0;
     long long v = std::strtoll(t.c_str(), &end, 10);
-    if (t.empty() || *end != '\0' || v < min) {
-        throw SettingsError(
-            key, "expected a whole number >= " + std::to_string(min) + ", got '" + text + "'");
+    // ERANGE: strtoll clamps silently, so 99999999999999999999 would read as LLONG_MAX.
+    if (t.empty() || *end != '\0' || errno == ERANGE || v < min || v > max) {
+        std::string range = max == LLONG_MAX
+                                ? ">= " + std::to_string(min)
+                                : "from " + std::to_string(min) + " to " + std::to_string(max);
+        throw SettingsError(key, "expected a whole number " + range + ", got '" + text + "'");
     }
     return v;
 }
@@ -43,21 +49,16 @@ double seconds(const std::string& key, const std::string& text) {
 
 bool boolean(const std::string& key, const std::string& text) {
     std::string t = trim(text);
-    for (auto& c : t)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (t == "true" || t == "yes" || t == "on" || t == "1")
-        return true;
-    if (t == "false" || t == "no" || t == "off" || t == "0")
-        return false;
+    for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (t == "true" || t == "yes" || t == "on" || t == "1") return true;
+    if (t == "false" || t == "no" || t == "off" || t == "0") return false;
     throw SettingsError(key, "expected true or false, got '" + text + "'");
 }
 
 void require_file(const std::string& key, const std::string& path) {
     struct stat st {};
-    if (stat(path.c_str(), &st) != 0)
-        throw SettingsError(key, "file not found: " + path);
-    if (!S_ISREG(st.st_mode))
-        throw SettingsError(key, "not a regular file: " + path);
+    if (stat(path.c_str(), &st) != 0) throw SettingsError(key, "file not found: " + path);
+    if (!S_ISREG(st.st_mode)) throw SettingsError(key, "not a regular file: " + path);
 }
 
 void read_restart(const std::string& key, const std::string& value, RestartSettings& r) {
@@ -67,17 +68,16 @@ void read_restart(const std::string& key, const std::string& value, RestartSetti
     else if (name == "max_delay")
         r.max_delay_s = seconds(key, value);
     else if (name == "max_retries")
-        r.max_retries = static_cast<int>(integer(key, value, 0));
+        r.max_retries = static_cast<int>(integer(key, value, 0, INT_MAX));
     else if (name == "window")
         r.window_s = seconds(key, value);
     else if (name == "stable_after")
         r.stable_after_s = seconds(key, value);
     else if (name == "load_error_retries")
-        r.load_error_retries = static_cast<int>(integer(key, value, 0));
+        r.load_error_retries = static_cast<int>(integer(key, value, 0, INT_MAX));
     else if (name == "jitter") {
         r.jitter = seconds(key, value);
-        if (r.jitter > 1)
-            throw SettingsError(key, "expected a fraction from 0 to 1");
+        if (r.jitter > 1) throw SettingsError(key, "expected a fraction from 0 to 1");
     } else {
         throw SettingsError(key,
                             "unknown key (known: restart.initial_delay, max_delay, "
@@ -99,8 +99,7 @@ void read_llama(const std::string& key, const std::string& value, Settings& s) {
         s.parallel = integer(key, value, 1);
     else if (name == "n_gpu_layers") {
         std::string t = trim(value);
-        if (t != "auto" && t != "all")
-            integer(key, t, -1);
+        if (t != "auto" && t != "all") integer(key, t, -1);
         s.n_gpu_layers = t;
     } else if (name == "mmproj")
         s.mmproj = trim(value);
@@ -142,8 +141,7 @@ std::vector<std::string> split_args(const std::string& args) {
             word += args[++i];
             in_word = true;
         } else if (std::isspace(static_cast<unsigned char>(c))) {
-            if (in_word)
-                words.push_back(word);
+            if (in_word) words.push_back(word);
             word.clear();
             in_word = false;
         } else {
@@ -151,10 +149,8 @@ std::vector<std::string> split_args(const std::string& args) {
             in_word = true;
         }
     }
-    if (quote)
-        throw SettingsError("llama_server.args", "unterminated quote in '" + args + "'");
-    if (in_word)
-        words.push_back(word);
+    if (quote) throw SettingsError("llama_server.args", "unterminated quote in '" + args + "'");
+    if (in_word) words.push_back(word);
     return words;
 }
 
@@ -173,10 +169,8 @@ Settings parse_settings(const std::map<std::string, std::string>& values,
         throw SettingsError("llama_server.model", "missing (path to a .gguf file)");
     }
     require_file("llama_server.model", s.model);
-    if (s.mmproj)
-        require_file("llama_server.mmproj", *s.mmproj);
-    if (s.binary.empty())
-        throw SettingsError("llama_server.binary", "empty");
+    if (s.mmproj) require_file("llama_server.mmproj", *s.mmproj);
+    if (s.binary.empty()) throw SettingsError("llama_server.binary", "empty");
     auto resolved = find_program(s.binary);
     if (!resolved) {
         bool is_path = s.binary.find('/') != std::string::npos;

@@ -38,8 +38,7 @@ std::vector<std::string> read_nul_separated(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::vector<std::string> out;
     std::string item;
-    while (std::getline(in, item, '\0'))
-        out.push_back(item);
+    while (std::getline(in, item, '\0')) out.push_back(item);
     return out;
 }
 
@@ -77,8 +76,7 @@ TEST_CASE("hop-by-hop headers are dropped, end-to-end headers pass both ways", "
     auto seen = json::parse(echo.body)["headers"];
     auto has = [&](const std::string& name) {
         for (auto& [key, value] : seen.items()) {
-            if (Poco::icompare(key, name) == 0)
-                return true;
+            if (Poco::icompare(key, name) == 0) return true;
         }
         return false;
     };
@@ -192,8 +190,7 @@ TEST_CASE("a client that leaves mid-stream releases the upstream request", "[fak
     while (!released && Clock::now() < deadline) {
         auto metrics = http(fake.port(), "GET", "/metrics");
         released = metrics.body.find("llamacpp:requests_processing 0") != std::string::npos;
-        if (!released)
-            std::this_thread::sleep_for(50ms);
+        if (!released) std::this_thread::sleep_for(50ms);
     }
     CHECK(released);
 }
@@ -213,8 +210,7 @@ TEST_CASE("64 concurrent streams are all served", "[fake][stream][load]") {
             }
         });
     }
-    for (auto& t : clients)
-        t.join();
+    for (auto& t : clients) t.join();
     CHECK(complete == 64);
 }
 

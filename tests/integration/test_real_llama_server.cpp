@@ -16,14 +16,11 @@ namespace {
 json shape(const json& value) {
     if (value.is_object()) {
         json out = json::object();
-        for (auto& [key, item] : value.items())
-            out[key] = shape(item);
+        for (auto& [key, item] : value.items()) out[key] = shape(item);
         return out;
     }
-    if (value.is_array())
-        return value.empty() ? json::array() : json::array({shape(value[0])});
-    if (value.is_number())
-        return "number";
+    if (value.is_array()) return value.empty() ? json::array() : json::array({shape(value[0])});
+    if (value.is_number()) return "number";
     return value.type_name();
 }
 
@@ -41,7 +38,7 @@ struct RealEngine {
             "models.tiny.llama_server.model = " +
             parts.model +
             "\n"
-            "models.tiny.llama_server.ctx_size = 256\n" +
+            "models.tiny.llama_server.ctx_size = 4096\n" +
             extra);
         REQUIRE(engine->wait_health(200, 60s));
         child = child_port(*engine);
@@ -55,8 +52,7 @@ void expect_same_answer(const RealEngine& real, const std::string& method,
                         const std::string& target, const std::string& body = "",
                         bool json_body = true) {
     std::vector<std::pair<std::string, std::string>> headers;
-    if (!body.empty())
-        headers.push_back({"Content-Type", "application/json"});
+    if (!body.empty()) headers.push_back({"Content-Type", "application/json"});
     auto via_engine = http(real.port(), method, target, body, headers);
     auto direct = http(real.child, method, target, body, headers);
     INFO(method << " " << target << "\nengine: " << via_engine.body << "\nchild: " << direct.body);
@@ -102,8 +98,7 @@ TEST_CASE("real: chat completion, streamed event by event", "[real][stream]") {
         REQUIRE(via_engine.events[i].rfind("data: {", 0) == 0);
         auto chunk = json::parse(via_engine.events[i].substr(6));
         CHECK(chunk["object"] == "chat.completion.chunk");
-        if (id.empty())
-            id = chunk["id"];
+        if (id.empty()) id = chunk["id"];
         CHECK(chunk["id"] == id);
     }
 }
@@ -139,8 +134,7 @@ TEST_CASE("real: /metrics with --metrics passed through args", "[real]") {
 TEST_CASE("real: kill -9 of the child mid-stream ends the client's stream", "[real][stream]") {
     RealEngine real("models.tiny.llama_server.args = --threads 1\n");
     pid_t child = 0;
-    for (pid_t pid : children_of(real.engine->pid()))
-        child = pid;
+    for (pid_t pid : children_of(real.engine->pid())) child = pid;
     REQUIRE(child > 0);
     // A long answer, so the kill lands while it streams.
     const std::string body =
@@ -148,8 +142,7 @@ TEST_CASE("real: kill -9 of the child mid-stream ends the client's stream", "[re
         R"("messages":[{"role":"user","content":"hi"}]})";
     auto start = Clock::now();
     auto result = stream(real.port(), "/v1/chat/completions", body, 20s, 0, [&](size_t count) {
-        if (count == 3)
-            kill(child, SIGKILL);
+        if (count == 3) kill(child, SIGKILL);
     });
     auto took = Clock::now() - start;
     CHECK(took < 5s);

@@ -22,8 +22,7 @@ namespace ge_test {
 TempDir::TempDir() {
     char pattern[] = "/tmp/ge-test-XXXXXX";
     char* made = mkdtemp(pattern);
-    if (!made)
-        throw std::runtime_error("mkdtemp failed");
+    if (!made) throw std::runtime_error("mkdtemp failed");
     path_ = made;
 }
 
@@ -87,8 +86,7 @@ class RawResponse {
     bool read_head(int& status, std::multimap<std::string, std::string>& headers) {
         size_t end;
         while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
-            if (!fill())
-                return false;
+            if (!fill()) return false;
         }
         std::istringstream head(buffer_.substr(0, end));
         buffer_.erase(0, end + 4);
@@ -96,11 +94,9 @@ class RawResponse {
         std::getline(head, line);
         status = std::stoi(line.substr(9, 3));
         while (std::getline(head, line)) {
-            if (!line.empty() && line.back() == '\r')
-                line.pop_back();
+            if (!line.empty() && line.back() == '\r') line.pop_back();
             auto colon = line.find(':');
-            if (colon == std::string::npos)
-                continue;
+            if (colon == std::string::npos) continue;
             std::string value = line.substr(colon + 1);
             value.erase(0, value.find_first_not_of(' '));
             headers.emplace(lower(line.substr(0, colon)), value);
@@ -131,8 +127,7 @@ class RawResponse {
                 complete = true;
                 return piece;
             }
-            if (!piece.empty())
-                return piece;
+            if (!piece.empty()) return piece;
             if (!fill()) {
                 complete = !chunked_ && content_length_ < 0;
                 return "";
@@ -151,8 +146,7 @@ class RawResponse {
         } catch (const Poco::Exception&) {
             return false;
         }
-        if (n <= 0)
-            return false;
+        if (n <= 0) return false;
         buffer_.append(data, static_cast<size_t>(n));
         return true;
     }
@@ -180,16 +174,13 @@ HttpResult http(uint16_t port, const std::string& method, const std::string& tar
                 std::chrono::milliseconds timeout) {
     RawResponse raw(port, method, target, body, headers, timeout);
     HttpResult result;
-    if (!raw.read_head(result.status, result.headers))
-        return result;
-    if (method == "HEAD")
-        return result;
+    if (!raw.read_head(result.status, result.headers)) return result;
+    if (method == "HEAD") return result;
     bool complete = false;
     while (true) {
         std::string piece = raw.read_body_piece(complete);
         result.body += piece;
-        if (complete || piece.empty())
-            break;
+        if (complete || piece.empty()) break;
     }
     return result;
 }
@@ -199,8 +190,7 @@ StreamResult stream(uint16_t port, const std::string& target, const std::string&
                     const std::function<void(size_t count)>& on_event) {
     RawResponse raw(port, "POST", target, body, {{"Content-Type", "application/json"}}, timeout);
     StreamResult result;
-    if (!raw.read_head(result.status, result.headers))
-        return result;
+    if (!raw.read_head(result.status, result.headers)) return result;
     std::string pending;
     while (true) {
         bool complete = false;
@@ -211,12 +201,10 @@ StreamResult stream(uint16_t port, const std::string& target, const std::string&
         while ((end = pending.find("\n\n")) != std::string::npos) {
             std::string event = pending.substr(0, end);
             pending.erase(0, end + 2);
-            if (event.empty())
-                continue;
+            if (event.empty()) continue;
             result.events.push_back(event);
             result.arrived.push_back(now);
-            if (on_event)
-                on_event(result.events.size());
+            if (on_event) on_event(result.events.size());
             if (stop_after && result.events.size() >= stop_after) {
                 raw.close();
                 return result;
@@ -226,8 +214,7 @@ StreamResult stream(uint16_t port, const std::string& target, const std::string&
             result.complete = true;
             break;
         }
-        if (piece.empty())
-            break;
+        if (piece.empty()) break;
     }
     return result;
 }
@@ -269,11 +256,9 @@ Engine::~Engine() {
 bool Engine::wait_health(int status, std::chrono::milliseconds timeout) {
     auto deadline = Clock::now() + timeout;
     while (Clock::now() < deadline) {
-        if (child_->exit_status())
-            return false;
+        if (child_->exit_status()) return false;
         try {
-            if (http(port_, "GET", "/health", "", {}, 2s).status == status)
-                return true;
+            if (http(port_, "GET", "/health", "", {}, 2s).status == status) return true;
         } catch (const std::exception&) {
         }
         std::this_thread::sleep_for(20ms);
@@ -284,8 +269,7 @@ bool Engine::wait_health(int status, std::chrono::milliseconds timeout) {
 bool Engine::wait_log(const std::string& text, std::chrono::milliseconds timeout) {
     auto deadline = Clock::now() + timeout;
     while (Clock::now() < deadline) {
-        if (log_contains(text))
-            return true;
+        if (log_contains(text)) return true;
         std::this_thread::sleep_for(10ms);
     }
     return log_contains(text);
@@ -298,16 +282,14 @@ bool Engine::log_contains(const std::string& text) const {
 size_t Engine::log_count(const std::string& text) const {
     std::lock_guard<std::mutex> lock(mutex_);
     size_t n = 0;
-    for (const auto& line : lines_)
-        n += line.find(text) != std::string::npos;
+    for (const auto& line : lines_) n += line.find(text) != std::string::npos;
     return n;
 }
 
 std::string Engine::log() const {
     std::lock_guard<std::mutex> lock(mutex_);
     std::string out;
-    for (const auto& line : lines_)
-        out += line + "\n";
+    for (const auto& line : lines_) out += line + "\n";
     return out;
 }
 
@@ -320,8 +302,7 @@ void Engine::signal(int sig) {
 }
 
 int Engine::wait_exit(std::chrono::milliseconds timeout) {
-    if (!child_->wait_exit(timeout))
-        return -1;
+    if (!child_->wait_exit(timeout)) return -1;
     auto status = *child_->exit_status();
     return status.signal ? 128 + status.signal : status.code;
 }
@@ -357,8 +338,7 @@ int run_engine_args(const std::vector<std::string>& args, std::string& output) {
             output += line + "\n";
         },
         nullptr);
-    if (!child->wait_exit(30s))
-        return -1;
+    if (!child->wait_exit(30s)) return -1;
     auto status = *child->exit_status();
     child.reset();  // joins the reader: all output is in
     return status.signal ? 128 + status.signal : status.code;
@@ -367,23 +347,19 @@ int run_engine_args(const std::vector<std::string>& args, std::string& output) {
 std::vector<pid_t> children_of(pid_t parent) {
     std::vector<pid_t> out;
     DIR* proc = opendir("/proc");
-    if (!proc)
-        return out;
+    if (!proc) return out;
     while (dirent* entry = readdir(proc)) {
         pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
-        if (pid <= 0)
-            continue;
+        if (pid <= 0) continue;
         std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
         std::string content((std::istreambuf_iterator<char>(stat)), {});
         auto close_paren = content.rfind(')');
-        if (close_paren == std::string::npos)
-            continue;
+        if (close_paren == std::string::npos) continue;
         std::istringstream fields(content.substr(close_paren + 2));
         char state;
         pid_t ppid;
         fields >> state >> ppid;
-        if (ppid == parent)
-            out.push_back(pid);
+        if (ppid == parent) out.push_back(pid);
     }
     closedir(proc);
     return out;
@@ -391,8 +367,7 @@ std::vector<pid_t> children_of(pid_t parent) {
 
 bool process_alive(pid_t pid) {
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    if (!stat)
-        return false;
+    if (!stat) return false;
     std::string content((std::istreambuf_iterator<char>(stat)), {});
     auto close_paren = content.rfind(')');
     return close_paren != std::string::npos && content.size() > close_paren + 2 &&
@@ -403,12 +378,9 @@ bool wait_all_gone(const std::vector<pid_t>& pids, std::chrono::milliseconds tim
     auto deadline = Clock::now() + timeout;
     while (true) {
         bool any = false;
-        for (pid_t pid : pids)
-            any = any || process_alive(pid);
-        if (!any)
-            return true;
-        if (Clock::now() >= deadline)
-            return false;
+        for (pid_t pid : pids) any = any || process_alive(pid);
+        if (!any) return true;
+        if (Clock::now() >= deadline) return false;
         std::this_thread::sleep_for(20ms);
     }
 }
@@ -416,8 +388,7 @@ bool wait_all_gone(const std::vector<pid_t>& pids, std::chrono::milliseconds tim
 uint16_t child_port(const Engine& engine) {
     std::string log = engine.log();
     auto at = log.rfind(" on port ");
-    if (at == std::string::npos)
-        return 0;
+    if (at == std::string::npos) return 0;
     return static_cast<uint16_t>(std::atoi(log.c_str() + at + 9));
 }
 
@@ -426,17 +397,13 @@ namespace {
 // Runs a command through the shell; returns its last stdout line, empty on failure.
 std::string last_line_of(const std::string& command) {
     FILE* pipe = popen(command.c_str(), "r");
-    if (!pipe)
-        return "";
+    if (!pipe) return "";
     std::string out, line;
     char buffer[4096];
-    while (fgets(buffer, sizeof buffer, pipe))
-        out += buffer;
+    while (fgets(buffer, sizeof buffer, pipe)) out += buffer;
     int status = pclose(pipe);
-    if (status != 0)
-        return "";
-    while (!out.empty() && out.back() == '\n')
-        out.pop_back();
+    if (status != 0) return "";
+    while (!out.empty() && out.back() == '\n') out.pop_back();
     auto newline = out.rfind('\n');
     return newline == std::string::npos ? out : out.substr(newline + 1);
 }

@@ -29,18 +29,13 @@ namespace {
 
 AutoPtr<AbstractConfiguration> open_by_extension(const std::string& path) {
     std::ifstream probe(path);
-    if (!probe)
-        throw ConfigFileError(path + ": cannot read config file");
+    if (!probe) throw ConfigFileError(path + ": cannot read config file");
     std::string ext = Poco::Path(path).getExtension();
     try {
-        if (ext == "properties")
-            return new Poco::Util::PropertyFileConfiguration(path);
-        if (ext == "ini")
-            return new Poco::Util::IniFileConfiguration(path);
-        if (ext == "xml")
-            return new Poco::Util::XMLConfiguration(path);
-        if (ext == "json")
-            return new Poco::Util::JSONConfiguration(path);
+        if (ext == "properties") return new Poco::Util::PropertyFileConfiguration(path);
+        if (ext == "ini") return new Poco::Util::IniFileConfiguration(path);
+        if (ext == "xml") return new Poco::Util::XMLConfiguration(path);
+        if (ext == "json") return new Poco::Util::JSONConfiguration(path);
     } catch (const Poco::Exception& e) {
         throw ConfigFileError(path + ": cannot parse config file: " + e.displayText());
     }
@@ -54,8 +49,7 @@ void collect_leaves(const AbstractConfiguration& conf, const std::string& prefix
     AbstractConfiguration::Keys children;
     conf.keys(prefix, children);
     if (children.empty()) {
-        if (!prefix.empty())
-            out[prefix] = config::trim(conf.getRawString(prefix, ""));
+        if (!prefix.empty()) out[prefix] = config::trim(conf.getRawString(prefix, ""));
         return;
     }
     for (const auto& child : children) {
@@ -76,19 +70,16 @@ class Validator {
 
     double seconds(const std::string& key, double fallback) const {
         auto it = raw_.find(key);
-        if (it == raw_.end())
-            return fallback;
+        if (it == raw_.end()) return fallback;
         auto value = config::parse_seconds(it->second);
-        if (!value)
-            fail(key, "expected a number of seconds, got '" + it->second + "'");
+        if (!value) fail(key, "expected a number of seconds, got '" + it->second + "'");
         return *value;
     }
 
     long long integer(const std::string& key, long long fallback, long long min,
                       long long max) const {
         auto it = raw_.find(key);
-        if (it == raw_.end())
-            return fallback;
+        if (it == raw_.end()) return fallback;
         auto value = config::parse_integer(it->second);
         if (!value || *value < min || *value > max) {
             fail(key, "expected a whole number from " + std::to_string(min) + " to " +
@@ -103,11 +94,9 @@ class Validator {
 };
 
 bool valid_model_name(const std::string& name) {
-    if (name.empty())
-        return false;
+    if (name.empty()) return false;
     for (unsigned char c : name) {
-        if (!std::isalnum(c) && c != '_' && c != '-')
-            return false;
+        if (!std::isalnum(c) && c != '_' && c != '-') return false;
     }
     return true;
 }
@@ -118,8 +107,7 @@ ServerSettings read_server(const Validator& v) {
         "default_model"};
     ServerSettings s;
     for (const auto& [key, value] : v.raw()) {
-        if (key.rfind("server.", 0) != 0)
-            continue;
+        if (key.rfind("server.", 0) != 0) continue;
         if (!known.count(key.substr(7))) {
             v.fail(key,
                    "unknown key (known: listen, threads, max_queued, drain_timeout, "
@@ -128,8 +116,7 @@ ServerSettings read_server(const Validator& v) {
     }
     if (auto it = v.raw().find("server.listen"); it != v.raw().end()) {
         auto listen = config::parse_listen(it->second);
-        if (!listen)
-            v.fail("server.listen", "expected host:port, got '" + it->second + "'");
+        if (!listen) v.fail("server.listen", "expected host:port, got '" + it->second + "'");
         s.listen = *listen;
     }
     s.threads = static_cast<int>(v.integer("server.threads", s.threads, 4, 10000));
@@ -151,11 +138,9 @@ ModelSettings read_model(const Validator& v, const std::string& name) {
     ModelSettings m;
     m.name = name;
     for (const auto& [key, value] : v.raw()) {
-        if (key.rfind(prefix, 0) != 0)
-            continue;
+        if (key.rfind(prefix, 0) != 0) continue;
         std::string rest = key.substr(prefix.size());
-        if (!core_keys.count(rest))
-            m.backend_config[rest] = value;
+        if (!core_keys.count(rest)) m.backend_config[rest] = value;
     }
     auto backend = v.raw().find(prefix + "backend");
     if (backend == v.raw().end() || backend->second.empty()) {
@@ -169,10 +154,8 @@ ModelSettings read_model(const Validator& v, const std::string& name) {
     m.liveness.timeout_s = v.seconds(prefix + "liveness.timeout", m.liveness.timeout_s);
     m.liveness.failures =
         static_cast<int>(v.integer(prefix + "liveness.failures", m.liveness.failures, 1, 1000));
-    if (m.liveness.interval_s <= 0)
-        v.fail(prefix + "liveness.interval", "must be above 0");
-    if (m.liveness.timeout_s <= 0)
-        v.fail(prefix + "liveness.timeout", "must be above 0");
+    if (m.liveness.interval_s <= 0) v.fail(prefix + "liveness.interval", "must be above 0");
+    if (m.liveness.timeout_s <= 0) v.fail(prefix + "liveness.timeout", "must be above 0");
     return m;
 }
 
@@ -191,12 +174,13 @@ EngineConfig load_config(const std::string& path) {
         if (!sections.count(section)) {
             v.fail(key, "unknown key (top-level sections: server, models, logging, plugins)");
         }
+        // A bare `server = ...` (or an empty <server/>) would otherwise be silently ignored.
+        if (key == "server") v.fail(key, "expected server.<setting>");
         if (section == "logging" && key != "logging.level")
             v.fail(key, "unknown key (known: level)");
         if (section == "models") {
             auto dot = key.find('.', 7);
-            if (dot == std::string::npos)
-                v.fail(key, "expected models.<name>.<setting>");
+            if (dot == std::string::npos) v.fail(key, "expected models.<name>.<setting>");
             std::string name = key.substr(7, dot - 7);
             if (!valid_model_name(name)) {
                 v.fail(key, "model name '" + name + "' may use only letters, digits, _ and -");
@@ -204,15 +188,13 @@ EngineConfig load_config(const std::string& path) {
             model_names.insert(name);
         }
     }
-    if (model_names.empty())
-        v.fail("models", "no model configured (add models.<name>.backend)");
+    if (model_names.empty()) v.fail("models", "no model configured (add models.<name>.backend)");
 
     EngineConfig config;
     config.source_path = path;
     config.raw = raw;
     config.server = read_server(v);
-    for (const auto& name : model_names)
-        config.models.push_back(read_model(v, name));
+    for (const auto& name : model_names) config.models.push_back(read_model(v, name));
     if (auto it = raw.find("logging.level"); it != raw.end()) {
         static const std::set<std::string> levels = {"trace", "debug", "info",
                                                      "warn",  "error", "off"};

@@ -33,8 +33,7 @@ BackendInstance::BackendInstance(const Plugin& plugin, const ModelSettings& mode
                                  const std::string& config_file)
     : plugin_(plugin), model_name_(model.name) {
     nlohmann::json config = nlohmann::json::object();
-    for (const auto& [key, value] : model.backend_config)
-        config[key] = value;
+    for (const auto& [key, value] : model.backend_config) config[key] = value;
     ge_error error{};
     int32_t status =
         plugin_.backend->create(model.name.c_str(), config.dump().c_str(), &instance_, &error);
@@ -51,8 +50,7 @@ BackendInstance::BackendInstance(const Plugin& plugin, const ModelSettings& mode
 }
 
 BackendInstance::~BackendInstance() {
-    if (instance_)
-        plugin_.backend->destroy(instance_);
+    if (instance_) plugin_.backend->destroy(instance_);
 }
 
 const std::string& BackendInstance::plugin_id() const {
@@ -71,10 +69,8 @@ SpawnSpec BackendInstance::spawn_spec(const std::string& host, uint16_t port) {
     }
     SpawnSpec spec;
     spec.program = text(out.program);
-    for (size_t i = 0; i < out.argc && out.argv; ++i)
-        spec.argv.push_back(text(out.argv[i]));
-    for (size_t i = 0; i < out.envc && out.env; ++i)
-        spec.env.push_back(text(out.env[i]));
+    for (size_t i = 0; i < out.argc && out.argv; ++i) spec.argv.push_back(text(out.argv[i]));
+    for (size_t i = 0; i < out.envc && out.env; ++i) spec.env.push_back(text(out.env[i]));
     spec.workdir = text(out.workdir);
     return spec;
 }
@@ -106,10 +102,8 @@ ProbeRequest BackendInstance::probe_request() {
         throw BackendError("plugin " + plugin_.id + " gave no probe for model " + model_name_ +
                            ": " + bounded(error.message, sizeof error.message));
     }
-    if (out.method && *out.method)
-        request.method = out.method;
-    if (out.path && *out.path)
-        request.path = out.path;
+    if (out.method && *out.method) request.method = out.method;
+    if (out.path && *out.path) request.path = out.path;
     return request;
 }
 

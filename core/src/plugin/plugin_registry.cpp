@@ -5,7 +5,7 @@
 #include <Poco/Exception.h>
 #include <Poco/File.h>
 #include <Poco/Path.h>
-#include <Poco/SharedLibrary.h>
+#include <dlfcn.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -27,7 +27,7 @@ struct HostServices {
 };
 
 struct PluginRegistry::Loaded {
-    Poco::SharedLibrary library;
+    void* library = nullptr;  // never dlclose()d: see Plugin
     Plugin plugin;
     PluginContext context;
 };
@@ -64,11 +64,9 @@ void host_log(void* ctx, int32_t level, const char* message) {
 
 int64_t host_config_get(void* ctx, const char* key, char* buffer, size_t capacity) {
     auto* context = static_cast<PluginContext*>(ctx);
-    if (!key)
-        return -1;
+    if (!key) return -1;
     auto it = context->config->find(key);
-    if (it == context->config->end())
-        return -1;
+    if (it == context->config->end()) return -1;
     return copy_out(it->second, buffer, capacity);
 }
 
@@ -77,11 +75,9 @@ const void* host_get_extension(void*, const char*) {
 }
 
 int64_t host_find_program(void*, const char* program, char* buffer, size_t capacity) {
-    if (!program)
-        return -1;
+    if (!program) return -1;
     auto found = find_program(program);
-    if (!found)
-        return -1;
+    if (!found) return -1;
     return copy_out(*found, buffer, capacity);
 }
 
@@ -98,8 +94,7 @@ PluginRegistry::PluginRegistry(std::map<std::string, std::string> config_values)
 
 PluginRegistry::~PluginRegistry() {
     for (auto& loaded : loaded_) {
-        if (loaded->plugin.entry->deinit)
-            loaded->plugin.entry->deinit();
+        if (loaded->plugin.entry->deinit) loaded->plugin.entry->deinit();
     }
 }
 
@@ -111,12 +106,10 @@ void PluginRegistry::load_directory(const std::string& dir) {
     }
     std::vector<std::string> files;
     for (Poco::DirectoryIterator it(dir), end; it != end; ++it) {
-        if (it.path().getExtension() == "so" && it->isFile())
-            files.push_back(it.path().toString());
+        if (it.path().getExtension() == "so" && it->isFile()) files.push_back(it.path().toString());
     }
     std::sort(files.begin(), files.end());
-    for (const auto& file : files)
-        load_file(file);
+    for (const auto& file : files) load_file(file);
 }
 
 bool PluginRegistry::load_file(const std::string& path) {
@@ -126,17 +119,20 @@ bool PluginRegistry::load_file(const std::string& path) {
         return false;
     };
     auto loaded = std::make_unique<Loaded>();
-    try {
-        loaded->library.load(path, Poco::SharedLibrary::SHLIB_LOCAL);
-    } catch (const Poco::Exception& e) {
-        return refuse("not a loadable shared library: " + e.message());
+    // RTLD_NOW, not the lazy binding Poco::SharedLibrary uses: a plugin that needs a function
+    // nobody provides is refused here, instead of the dynamic linker killing the engine the first
+    // time the plugin calls it.
+    loaded->library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!loaded->library) {
+        const char* why = dlerror();
+        return refuse(std::string("not a loadable shared library: ") + (why ? why : path));
     }
-    if (!loaded->library.hasSymbol(GE_PLUGIN_ENTRY_SYMBOL)) {
+    auto* entry =
+        static_cast<const ge_plugin_entry_t*>(dlsym(loaded->library, GE_PLUGIN_ENTRY_SYMBOL));
+    if (!entry) {
         return refuse(std::string("no '") + GE_PLUGIN_ENTRY_SYMBOL +
                       "' symbol: not a gradatum-engine plugin");
     }
-    auto* entry =
-        static_cast<const ge_plugin_entry_t*>(loaded->library.getSymbol(GE_PLUGIN_ENTRY_SYMBOL));
     const std::string engine_abi = version_text(GE_ABI_MAJOR, GE_ABI_MINOR);
     if (entry->struct_size < offsetof(ge_plugin_entry_t, abi_minor) + sizeof(uint16_t)) {
         return refuse("entry struct too small (" + std::to_string(entry->struct_size) + " bytes)");
@@ -182,8 +178,7 @@ bool PluginRegistry::load_file(const std::string& path) {
     auto* backend =
         static_cast<const ge_backend_factory_t*>(entry->get_factory(GE_BACKEND_FACTORY_ID));
     if (backend && !GE_HAS_FIELD(backend, ge_backend_factory_t, on_exit)) {
-        if (entry->deinit)
-            entry->deinit();
+        if (entry->deinit) entry->deinit();
         return refuse("backend factory too small for ABI " + engine_abi);
     }
     plugin.backend = backend;
@@ -195,16 +190,14 @@ bool PluginRegistry::load_file(const std::string& path) {
 
 const Plugin* PluginRegistry::find(const std::string& id) const {
     for (const auto& loaded : loaded_) {
-        if (loaded->plugin.id == id)
-            return &loaded->plugin;
+        if (loaded->plugin.id == id) return &loaded->plugin;
     }
     return nullptr;
 }
 
 std::vector<std::string> PluginRegistry::ids() const {
     std::vector<std::string> out;
-    for (const auto& loaded : loaded_)
-        out.push_back(loaded->plugin.id);
+    for (const auto& loaded : loaded_) out.push_back(loaded->plugin.id);
     return out;
 }
 

@@ -37,24 +37,19 @@ std::vector<std::string> merged_environment(const std::vector<std::string>& extr
     std::vector<std::string> order;
     auto put = [&](const std::string& entry) {
         std::string name = entry.substr(0, entry.find('='));
-        if (!by_name.count(name))
-            order.push_back(name);
+        if (!by_name.count(name)) order.push_back(name);
         by_name[name] = entry;
     };
-    for (char** e = environ; e && *e; ++e)
-        put(*e);
-    for (const auto& entry : extra)
-        put(entry);
+    for (char** e = environ; e && *e; ++e) put(*e);
+    for (const auto& entry : extra) put(entry);
     std::vector<std::string> out;
-    for (const auto& name : order)
-        out.push_back(by_name[name]);
+    for (const auto& name : order) out.push_back(by_name[name]);
     return out;
 }
 
 std::vector<char*> pointers(std::vector<std::string>& strings) {
     std::vector<char*> out;
-    for (auto& s : strings)
-        out.push_back(s.data());
+    for (auto& s : strings) out.push_back(s.data());
     out.push_back(nullptr);
     return out;
 }
@@ -65,19 +60,16 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
     setpgid(0, 0);
     // Dies with the engine even on SIGKILL; if the parent is already gone, stop here.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(127);
+    if (getppid() != parent) _exit(127);
     // Poco threads block SIGTERM/SIGQUIT/SIGPIPE and the engine ignores SIGPIPE; both would be
     // inherited across exec (POCO-NOTES item 9).
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig)
-        signal(sig, SIG_DFL);
+    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
 
     int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0)
-        dup2(devnull, 0);
+    if (devnull >= 0) dup2(devnull, 0);
     dup2(out_fd, 1);
     dup2(err_fd, 2);
     // Keep only 0-2 and the exec report pipe (moved to 3): the engine's sockets must not leak.
@@ -87,8 +79,7 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
         struct rlimit limit {};
         int max_fd =
             getrlimit(RLIMIT_NOFILE, &limit) == 0 ? static_cast<int>(limit.rlim_cur) : 1024;
-        for (int fd = 4; fd < max_fd; ++fd)
-            close(fd);
+        for (int fd = 4; fd < max_fd; ++fd) close(fd);
     }
     if (workdir && *workdir && chdir(workdir) != 0) {
         int error = errno;
@@ -174,19 +165,15 @@ std::unique_ptr<ChildProcess> ChildProcess::spawn(const SpawnSpec& spec, LineSin
 
 ChildProcess::~ChildProcess() {
     signal_group(SIGKILL);
-    if (waiter_.joinable())
-        waiter_.join();
-    if (reader_.joinable())
-        reader_.join();
+    if (waiter_.joinable()) waiter_.join();
+    if (reader_.joinable()) reader_.join();
 }
 
 void ChildProcess::signal_group(int sig) {
     std::lock_guard<std::mutex> lock(mutex_);
     // After the reap the pid (and group id) may belong to another process.
-    if (reaped_)
-        return;
-    if (kill(-pid_, sig) != 0)
-        kill(pid_, sig);
+    if (reaped_) return;
+    if (kill(-pid_, sig) != 0) kill(pid_, sig);
 }
 
 bool ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
@@ -202,8 +189,7 @@ std::optional<ExitStatus> ChildProcess::exit_status() const {
 std::string ChildProcess::stderr_tail() const {
     std::lock_guard<std::mutex> lock(mutex_);
     std::string out;
-    for (const auto& line : stderr_tail_)
-        out += line + "\n";
+    for (const auto& line : stderr_tail_) out += line + "\n";
     return out;
 }
 
@@ -211,11 +197,9 @@ void ChildProcess::keep_line(bool from_stderr, const std::string& line) {
     if (from_stderr) {
         std::lock_guard<std::mutex> lock(mutex_);
         stderr_tail_.push_back(line);
-        if (stderr_tail_.size() > kStderrTailLines)
-            stderr_tail_.pop_front();
+        if (stderr_tail_.size() > kStderrTailLines) stderr_tail_.pop_front();
     }
-    if (on_line_)
-        on_line_(from_stderr, line);
+    if (on_line_) on_line_(from_stderr, line);
 }
 
 void ChildProcess::read_output(int out_fd, int err_fd) {
@@ -229,23 +213,18 @@ void ChildProcess::read_output(int out_fd, int err_fd) {
     int open_count = 2;
     while (open_count > 0) {
         pollfd fds[2];
-        for (int i = 0; i < 2; ++i)
-            fds[i] = {streams[i].fd, POLLIN, 0};
+        for (int i = 0; i < 2; ++i) fds[i] = {streams[i].fd, POLLIN, 0};
         if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             break;
         }
         for (int i = 0; i < 2; ++i) {
             Stream& s = streams[i];
-            if (s.fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
+            if (s.fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             ssize_t n = read(s.fd, buffer, sizeof buffer);
-            if (n < 0 && errno == EINTR)
-                continue;
+            if (n < 0 && errno == EINTR) continue;
             if (n <= 0) {
-                if (!s.partial.empty())
-                    keep_line(s.is_stderr, s.partial);
+                if (!s.partial.empty()) keep_line(s.is_stderr, s.partial);
                 close(s.fd);
                 s.fd = -1;
                 --open_count;
@@ -255,8 +234,7 @@ void ChildProcess::read_output(int out_fd, int err_fd) {
             size_t start = 0, newline;
             while ((newline = s.partial.find('\n', start)) != std::string::npos) {
                 std::string line = s.partial.substr(start, newline - start);
-                if (!line.empty() && line.back() == '\r')
-                    line.pop_back();
+                if (!line.empty() && line.back() == '\r') line.pop_back();
                 keep_line(s.is_stderr, line);
                 start = newline + 1;
             }
@@ -264,8 +242,7 @@ void ChildProcess::read_output(int out_fd, int err_fd) {
         }
     }
     for (auto& s : streams) {
-        if (s.fd >= 0)
-            close(s.fd);
+        if (s.fd >= 0) close(s.fd);
     }
     std::lock_guard<std::mutex> lock(mutex_);
     output_closed_ = true;
@@ -296,8 +273,7 @@ void ChildProcess::wait_for_exit() {
         status_ = status;
         changed_.notify_all();
     }
-    if (on_exit_)
-        on_exit_(status);
+    if (on_exit_) on_exit_(status);
 }
 
 }  // namespace gradatum

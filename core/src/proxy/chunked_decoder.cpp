@@ -9,12 +9,10 @@ bool ChunkedDecoder::end_size_line() {
     // "1a;ext=1\r" -> 0x1a
     size_t end = line_.find_first_of(";\r \t");
     std::string digits = line_.substr(0, end);
-    if (digits.empty() || digits.size() > 15)
-        return false;
+    if (digits.empty() || digits.size() > 15) return false;
     uint64_t size = 0;
     for (char c : digits) {
-        if (!std::isxdigit(static_cast<unsigned char>(c)))
-            return false;
+        if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
         size = size * 16 +
                static_cast<uint64_t>(std::isdigit(static_cast<unsigned char>(c))
                                          ? c - '0'
@@ -36,18 +34,14 @@ bool ChunkedDecoder::feed(const char* data, size_t size, std::string& out) {
                 char c = data[i++];
                 if (c != '\n') {
                     line_ += c;
-                    if (line_.size() > 4096)
-                        state_ = State::error;
+                    if (line_.size() > 4096) state_ = State::error;
                     break;
                 }
-                if (!line_.empty() && line_.back() == '\r')
-                    line_.pop_back();
+                if (!line_.empty() && line_.back() == '\r') line_.pop_back();
                 if (state_ == State::size_line) {
-                    if (!end_size_line())
-                        state_ = State::error;
+                    if (!end_size_line()) state_ = State::error;
                 } else if (state_ == State::payload_end) {
-                    if (!line_.empty())
-                        state_ = State::error;
+                    if (!line_.empty()) state_ = State::error;
                     state_ = state_ == State::error ? state_ : State::size_line;
                     line_.clear();
                 } else if (line_.empty()) {
@@ -62,8 +56,7 @@ bool ChunkedDecoder::feed(const char* data, size_t size, std::string& out) {
                 out.append(data + i, take);
                 i += take;
                 remaining_ -= take;
-                if (remaining_ == 0)
-                    state_ = State::payload_end;
+                if (remaining_ == 0) state_ = State::payload_end;
                 break;
             }
             case State::finished:

@@ -32,8 +32,7 @@ constexpr std::streamsize kReadSize = 16 * 1024;
 // A client that closed its connection shows as readable with nothing to read.
 bool client_gone(StreamSocket& client) {
     try {
-        if (!client.poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ))
-            return false;
+        if (!client.poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ)) return false;
         char probe;
         ssize_t n = ::recv(client.impl()->sockfd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
         return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
@@ -50,10 +49,8 @@ Framing framing_of(const std::string& method, const HTTPResponse& upstream) {
     if (method == "HEAD" || status == 204 || status == 304 || (status >= 100 && status < 200)) {
         return Framing::none;
     }
-    if (upstream.getChunkedTransferEncoding())
-        return Framing::chunked;
-    if (upstream.hasContentLength())
-        return Framing::content_length;
+    if (upstream.getChunkedTransferEncoding()) return Framing::chunked;
+    if (upstream.hasContentLength()) return Framing::content_length;
     return Framing::until_close;
 }
 
@@ -68,9 +65,8 @@ class Pump {
     // Returns false if the client left (client_left()) or the upstream stayed silent too long.
     bool wait_for_upstream(std::string& why) {
         auto silent = std::chrono::milliseconds(0);
-        while (upstream_.buffered_bytes() == 0 &&
-               !upstream_.socket().poll(kClientCheckEvery, Poco::Net::Socket::SELECT_READ |
-                                                               Poco::Net::Socket::SELECT_ERROR)) {
+        while (upstream_.buffered_bytes() == 0 && !upstream_readable(why)) {
+            if (!why.empty()) return false;
             if (client_gone(client_)) {
                 why = "client went away";
                 client_left_ = true;
@@ -87,15 +83,13 @@ class Pump {
     }
 
     PumpEnd run(Framing framing, Poco::Int64 content_length, std::ostream& out, std::string& why) {
-        if (framing == Framing::none)
-            return PumpEnd::complete;
+        if (framing == Framing::none) return PumpEnd::complete;
         ChunkedDecoder decoder;
         Poco::Int64 received = 0;
         char buffer[kReadSize];
         std::string payload;
         while (true) {
-            if (framing == Framing::chunked && decoder.done())
-                return PumpEnd::complete;
+            if (framing == Framing::chunked && decoder.done()) return PumpEnd::complete;
             if (framing == Framing::content_length && received >= content_length) {
                 return PumpEnd::complete;
             }
@@ -110,8 +104,7 @@ class Pump {
                 return PumpEnd::upstream_broke;
             }
             if (n <= 0) {
-                if (framing == Framing::until_close)
-                    return PumpEnd::complete;
+                if (framing == Framing::until_close) return PumpEnd::complete;
                 why = "the backend closed the connection before the response was complete";
                 return PumpEnd::upstream_broke;
             }
@@ -129,8 +122,7 @@ class Pump {
                 size = static_cast<size_t>(std::min<Poco::Int64>(size, content_length - received));
                 received += static_cast<Poco::Int64>(size);
             }
-            if (size == 0)
-                continue;
+            if (size == 0) continue;
             out.write(data, static_cast<std::streamsize>(size));
             out.flush();  // one chunk per read: events go out as they arrive
             if (!out.good()) {
@@ -138,8 +130,7 @@ class Pump {
                 return PumpEnd::client_gone;
             }
             tail_.append(data, size);
-            if (tail_.size() > 2)
-                tail_.erase(0, tail_.size() - 2);
+            if (tail_.size() > 2) tail_.erase(0, tail_.size() - 2);
         }
     }
 
@@ -149,6 +140,17 @@ class Pump {
     const std::string& tail() const { return tail_; }
 
   private:
+    // Waits a little for upstream bytes; a socket error ends the wait with `why` set.
+    bool upstream_readable(std::string& why) {
+        try {
+            return upstream_.socket().poll(kClientCheckEvery, Poco::Net::Socket::SELECT_READ |
+                                                                  Poco::Net::Socket::SELECT_ERROR);
+        } catch (const Poco::Exception& e) {
+            why = e.displayText();
+            return false;
+        }
+    }
+
     UpstreamSession& upstream_;
     StreamSocket& client_;
     const ForwardJob& job_;
@@ -167,7 +169,14 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
         InFlight::Ticket& ticket;
         ~AbortGuard() { ticket.set_abort(nullptr); }
     } guard{job.ticket};
-    job.ticket.set_abort([&upstream] { upstream.abort(); });
+    // Shut the socket down, but do not close it: this runs on another thread, and the pump
+    // below must see an end of stream, not a dead file descriptor.
+    job.ticket.set_abort([&upstream] {
+        try {
+            upstream.socket().shutdown();
+        } catch (const Poco::Exception&) {
+        }
+    });
 
     Poco::Timespan idle(job.idle_timeout.count() / 1000, (job.idle_timeout.count() % 1000) * 1000);
     upstream.setTimeout(kConnectTimeout, idle, idle);
@@ -176,12 +185,10 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
                                     Poco::Net::HTTPMessage::HTTP_1_1);
     copy_end_to_end_headers(request, outgoing);
     outgoing.setHost(job.target.host, job.target.port);
-    for (const auto& [name, value] : job.target.headers)
-        outgoing.set(name, value);
+    for (const auto& [name, value] : job.target.headers) outgoing.set(name, value);
     bool has_body =
         !body.empty() || request.hasContentLength() || request.getChunkedTransferEncoding();
-    if (has_body)
-        outgoing.setContentLength64(static_cast<Poco::Int64>(body.size()));
+    if (has_body) outgoing.setContentLength64(static_cast<Poco::Int64>(body.size()));
     outgoing.setKeepAlive(false);
 
     HTTPResponse upstream_response;
@@ -225,8 +232,7 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
     PumpEnd end = pump.run(
         framing, upstream_response.hasContentLength() ? upstream_response.getContentLength64() : 0,
         out, why);
-    if (end == PumpEnd::complete)
-        return;
+    if (end == PumpEnd::complete) return;
     if (end == PumpEnd::client_gone) {
         spdlog::info("model {}: {} {}: client went away; upstream released", job.model,
                      request.getMethod(), request.getURI());
@@ -244,8 +250,7 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
     if (event_stream && framing != Framing::content_length) {
         // Clients of a stream never hang: they get a last event saying what happened.
         std::string event = sse_error_event(502, "server_error", message);
-        if (pump.tail().size() == 2 && pump.tail() != "\n\n")
-            event = "\n\n" + event;
+        if (pump.tail().size() == 2 && pump.tail() != "\n\n") event = "\n\n" + event;
         out << event;
         out.flush();
         return;

@@ -36,8 +36,7 @@ void copy_end_to_end_headers(const Poco::Net::MessageHeader& from, Poco::Net::Me
         Poco::StringTokenizer tokens(
             it->second, ",",
             Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
-        for (const auto& token : tokens)
-            named_by_connection.insert(lower(token));
+        for (const auto& token : tokens) named_by_connection.insert(lower(token));
     }
     for (const auto& [name, value] : from) {
         std::string key = lower(name);

@@ -14,8 +14,7 @@ void send_error(Poco::Net::HTTPServerResponse& response, int status, const std::
     std::string body = error_json(status, type, message);
     response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     response.setContentType("application/json; charset=utf-8");
-    if (retry_after_s > 0)
-        response.set("Retry-After", std::to_string(retry_after_s));
+    if (retry_after_s > 0) response.set("Retry-After", std::to_string(retry_after_s));
     response.setContentLength64(static_cast<Poco::Int64>(body.size()));
     response.send() << body;
 }

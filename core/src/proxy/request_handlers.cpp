@@ -27,8 +27,7 @@ const Poco::Timespan kClientSendTimeout(60, 0);
 void answer_health(const FrontDoor& door, HTTPServerResponse& response) {
     for (auto* model : door.models) {
         ModelState state = model->state();
-        if (state == ModelState::ready)
-            continue;
+        if (state == ModelState::ready) continue;
         if (state == ModelState::failed) {
             send_error(response, 503, "unavailable_error",
                        "model '" + model->name() + "' has failed: " + model->state_reason());
@@ -52,8 +51,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
             handle(request, response);
         } catch (const std::exception& e) {
             spdlog::error("{} {}: {}", request.getMethod(), request.getURI(), e.what());
-            if (!response.sent())
-                send_error(response, 500, "server_error", e.what());
+            if (!response.sent()) send_error(response, 500, "server_error", e.what());
         }
     }
 

@@ -11,22 +11,18 @@ Router::Router(std::vector<ModelSupervisor*> models, ModelSupervisor* default_mo
 
 ModelSupervisor* Router::route(const std::string& body, std::string& error) const {
     // One model takes everything, whatever name the client sends (as llama-server does).
-    if (models_.size() == 1)
-        return models_.front();
-    if (body.empty())
-        return default_model_;
+    if (models_.size() == 1) return models_.front();
+    if (body.empty()) return default_model_;
     auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
     if (!json.is_object() || !json.contains("model") || !json["model"].is_string()) {
         return default_model_;
     }
     const std::string name = json["model"].get<std::string>();
     for (auto* model : models_) {
-        if (model->name() == name)
-            return model;
+        if (model->name() == name) return model;
     }
     error = "model '" + name + "' is not configured; configured models:";
-    for (auto* model : models_)
-        error += " " + model->name();
+    for (auto* model : models_) error += " " + model->name();
     return nullptr;
 }
 

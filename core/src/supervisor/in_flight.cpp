@@ -12,17 +12,15 @@ std::unique_ptr<InFlight::Ticket> InFlight::add() {
 void InFlight::remove(uint64_t id) {
     std::lock_guard<std::mutex> lock(mutex_);
     entries_.erase(id);
-    if (entries_.empty())
-        emptied_.notify_all();
+    if (entries_.empty()) emptied_.notify_all();
 }
 
 void InFlight::set_abort(uint64_t id, std::function<void()> abort) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = entries_.find(id);
-    if (it == entries_.end())
-        return;
+    if (it == entries_.end()) return;
     // Aborted before the connection existed: close it at once.
-    if (it->second.aborted) {
+    if (it->second.aborted && abort) {
         abort();
         return;
     }
@@ -49,8 +47,7 @@ void InFlight::abort_all() {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& [id, entry] : entries_) {
         entry.aborted = true;
-        if (entry.abort)
-            entry.abort();
+        if (entry.abort) entry.abort();
     }
 }
 

@@ -34,10 +34,8 @@ uint64_t ms_since(Clock::time_point start) {
 // Poll fast at first (a small model is ready in ~0.2 s), then back off for slow loads.
 milliseconds readiness_poll_interval(Clock::time_point spawned) {
     auto elapsed = Clock::now() - spawned;
-    if (elapsed < std::chrono::seconds(2))
-        return milliseconds(20);
-    if (elapsed < std::chrono::seconds(10))
-        return milliseconds(100);
+    if (elapsed < std::chrono::seconds(2)) return milliseconds(20);
+    if (elapsed < std::chrono::seconds(10)) return milliseconds(100);
     return milliseconds(250);
 }
 
@@ -84,8 +82,7 @@ void ModelSupervisor::request_stop() {
 }
 
 void ModelSupervisor::join() {
-    if (thread_.joinable())
-        thread_.join();
+    if (thread_.joinable()) thread_.join();
 }
 
 ModelState ModelSupervisor::state() const {
@@ -115,8 +112,7 @@ void ModelSupervisor::set_state(ModelState state, const std::string& reason) {
         old = state_;
         state_ = state;
         reason_ = reason;
-        if (state == ModelState::ready)
-            ever_ready_ = true;
+        if (state == ModelState::ready) ever_ready_ = true;
         changed_.notify_all();
     }
     auto level = state == ModelState::failed ? spdlog::level::err : spdlog::level::info;
@@ -177,8 +173,7 @@ Admission ModelSupervisor::admit() {
 void ModelSupervisor::run() {
     while (!stop_requested()) {
         ExitInfo info = run_child_once();
-        if (stop_requested())
-            break;
+        if (stop_requested()) break;
         ExitDecision decision = backend_->on_exit(info);
         if (decision.restart) {
             set_state(ModelState::backoff, decision.reason + "; restarting in " +
@@ -272,8 +267,7 @@ bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
     auto deadline = spawned + from_seconds(settings_.ready_timeout_s);
     auto probe_timeout = std::min(from_seconds(settings_.liveness.timeout_s), milliseconds(2000));
     while (true) {
-        if (child_exited())
-            return false;
+        if (child_exited()) return false;
         if (stop_requested()) {
             stop_child(child, "engine stopping", info);
             return false;
@@ -316,8 +310,7 @@ void ModelSupervisor::watch_liveness(ChildProcess& child, const Target& target,
     auto timeout = from_seconds(settings_.liveness.timeout_s);
     while (true) {
         wait_for_event(interval);
-        if (child_exited())
-            return;
+        if (child_exited()) return;
         if (stop_requested()) {
             stop_child(child, "engine stopping", info);
             return;

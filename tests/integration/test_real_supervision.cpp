@@ -1,0 +1,173 @@
+// Supervision against the real llama-server: what LLAMA-SERVER.md's signal table warns about.
+#include <signal.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace ge_test;
+using nlohmann::json;
+
+namespace {
+
+// A raw-prompt generation of a few seconds (the tiny model makes ~1000 tokens/s on 2 cores).
+// Its 256 byte tokens are banned: random bytes form invalid UTF-8, which llama-server's output
+// parser rejects with a 500 ("does not match the expected ... format") mid-answer.
+std::string long_generation(bool streamed) {
+    json body = {{"prompt", "Once upon a time"},
+                 {"n_predict", 3000},
+                 {"ignore_eos", true},
+                 {"stream", streamed}};
+    json bias = json::array();
+    for (int token = 3; token < 259; ++token) bias.push_back({token, false});
+    body["logit_bias"] = bias;
+    return body.dump();
+}
+const std::string kLongStream = long_generation(true);
+const std::string kLongAnswer = long_generation(false);
+
+bool is_last_completion_event(const std::string& event) {
+    if (event.rfind("data: {", 0) != 0) return false;
+    auto chunk = json::parse(event.substr(6));
+    return chunk.value("stop", false);
+}
+
+std::unique_ptr<Engine> real_engine(const std::string& extra = "") {
+    const RealParts& parts = real_parts();
+    auto engine = std::make_unique<Engine>(
+        "models.tiny.backend = llama_server\n"
+        "models.tiny.llama_server.binary = " +
+        parts.llama_server +
+        "\n"
+        "models.tiny.llama_server.model = " +
+        parts.model +
+        "\n"
+        "models.tiny.llama_server.ctx_size = 4096\n"
+        "models.tiny.llama_server.parallel = 2\n"
+        "models.tiny.restart.initial_delay = 0.1\n" +
+        extra);
+    REQUIRE(engine->wait_health(200, 60s));
+    return engine;
+}
+
+pid_t only_child(const Engine& engine) {
+    auto children = children_of(engine.pid());
+    return children.size() == 1 ? children.front() : 0;
+}
+
+}  // namespace
+
+TEST_CASE("real: a killed llama-server is restarted and serves again", "[real][supervision]") {
+    auto engine = real_engine();
+    pid_t first = only_child(*engine);
+    REQUIRE(first > 0);
+    kill(first, SIGKILL);
+    REQUIRE(engine->wait_log("killed by signal 9 (SIGKILL)", 5s));
+    REQUIRE(engine->wait_log("-> backoff", 5s));
+    REQUIRE(engine->wait_health(200, 30s));
+    CHECK(only_child(*engine) != first);
+    auto answer =
+        http(engine->port(), "POST", "/v1/completions", R"({"prompt":"hi","max_tokens":4})");
+    CHECK(answer.status == 200);
+}
+
+TEST_CASE("real: /health keeps answering while llama-server generates", "[real][liveness]") {
+    // Liveness checked every 100 ms with a 1 s timeout; one failure would restart the child.
+    auto engine = real_engine(
+        "models.tiny.liveness.interval = 0.1\n"
+        "models.tiny.liveness.timeout = 1\n"
+        "models.tiny.liveness.failures = 1\n");
+    pid_t child = only_child(*engine);
+    auto answer = http(engine->port(), "POST", "/completion", kLongAnswer, {}, 60s);
+    CHECK(answer.status == 200);
+    CHECK_FALSE(engine->log_contains("liveness probe failed"));
+    CHECK(only_child(*engine) == child);
+}
+
+TEST_CASE("real: SIGTERM with a stream in flight: it finishes within the drain, exit 0",
+          "[real][drain]") {
+    auto engine = real_engine();
+    pid_t child = only_child(*engine);
+    StreamResult result;
+    std::thread client([&] { result = stream(engine->port(), "/completion", kLongStream, 60s); });
+    std::this_thread::sleep_for(300ms);
+    engine->signal(SIGTERM);
+    CHECK(engine->wait_exit(40s) == 0);
+    client.join();
+    REQUIRE_FALSE(result.events.empty());
+    CHECK(is_last_completion_event(result.events.back()));
+    CHECK(wait_all_gone({child}, 1s));
+}
+
+TEST_CASE("real: a stream longer than the drain ends with an error event, exit 0, no child",
+          "[real][drain]") {
+    auto engine = real_engine("server.drain_timeout = 0.5\n");
+    pid_t child = only_child(*engine);
+    StreamResult result;
+    std::thread client([&] { result = stream(engine->port(), "/completion", kLongStream, 60s); });
+    std::this_thread::sleep_for(300ms);
+    auto start = Clock::now();
+    engine->signal(SIGTERM);
+    CHECK(engine->wait_exit(20s) == 0);
+    // llama-server would hold this stream until its next SSE ping (30 s): the engine must not.
+    CHECK(Clock::now() - start < 10s);
+    client.join();
+    REQUIRE_FALSE(result.events.empty());
+    CHECK(result.events.back().rfind("data: {\"error\"", 0) == 0);
+    CHECK(wait_all_gone({child}, 1s));
+}
+
+TEST_CASE("real: SIGTERM with a non-streaming request in flight does not hang the stop",
+          "[real][drain]") {
+    // llama-server finishes a non-streaming generation before it exits, even with the engine's
+    // connection closed: the stop timeout must escalate to SIGKILL.
+    auto engine = real_engine("server.drain_timeout = 0.5\nmodels.tiny.stop_timeout = 1\n");
+    pid_t child = only_child(*engine);
+    HttpResult answer;
+    std::thread client(
+        [&] { answer = http(engine->port(), "POST", "/completion", kLongAnswer, {}, 60s); });
+    std::this_thread::sleep_for(300ms);
+    auto start = Clock::now();
+    engine->signal(SIGTERM);
+    CHECK(engine->wait_exit(20s) == 0);
+    CHECK(Clock::now() - start < 10s);
+    client.join();
+    // Either it finished in time, or the client got a clean OpenAI error.
+    if (answer.status != 200) {
+        CHECK(answer.status == 502);
+        CHECK(json::parse(answer.body)["error"].is_object());
+    }
+    CHECK(wait_all_gone({child}, 1s));
+}
+
+TEST_CASE("real: kill -9 of the engine leaves no llama-server behind", "[real][orphans]") {
+    auto engine = real_engine();
+    pid_t child = only_child(*engine);
+    REQUIRE(child > 0);
+    engine->stop(SIGKILL);
+    CHECK(wait_all_gone({child}, 1s));
+}
+
+TEST_CASE("real: a file that is not GGUF fails after the load-error retries",
+          "[real][supervision]") {
+    const RealParts& parts = real_parts();
+    TempDir files;
+    std::string bogus = files.write("bogus.gguf", "this is not a gguf file");
+    Engine engine(
+        "models.tiny.backend = llama_server\n"
+        "models.tiny.llama_server.binary = " +
+        parts.llama_server +
+        "\n"
+        "models.tiny.llama_server.model = " +
+        bogus +
+        "\n"
+        "models.tiny.restart.initial_delay = 0.05\n");
+    REQUIRE(engine.wait_log("-> failed", 20s));
+    CHECK(engine.log_contains("could not load 3 times"));
+    auto answer = http(engine.port(), "POST", "/v1/completions", R"({"prompt":"hi"})");
+    CHECK(answer.status == 503);
+    CHECK(json::parse(answer.body)["error"]["message"].get<std::string>().find(
+              "model 'tiny' has failed") != std::string::npos);
+}
