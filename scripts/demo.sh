@@ -19,7 +19,7 @@ server.listen = $LISTEN
 models.tiny.backend = llama_server
 models.tiny.llama_server.binary = $llama_server
 models.tiny.llama_server.model = $model
-models.tiny.llama_server.ctx_size = 256
+models.tiny.llama_server.ctx_size = 2048
 CONF
 
 cat <<MSG

@@ -19,4 +19,5 @@ echo "test: llama-server $LLAMA_SERVER, model $GE_TINY_MODEL ($(( $(date +%s) - 
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 cd "$BUILD_DIR"
+# Two at a time; the real tier holds a resource lock so that only one llama-server runs.
 ctest --output-on-failure -j2 --timeout 300 "$@"

@@ -15,9 +15,9 @@ namespace {
 // A raw-prompt generation of a few seconds (the tiny model makes ~1000 tokens/s on 2 cores).
 // Its 256 byte tokens are banned: random bytes form invalid UTF-8, which llama-server's output
 // parser rejects with a 500 ("does not match the expected ... format") mid-answer.
-std::string long_generation(bool streamed) {
+std::string long_generation(bool streamed, int tokens = 3000) {
     json body = {{"prompt", "Once upon a time"},
-                 {"n_predict", 3000},
+                 {"n_predict", tokens},
                  {"ignore_eos", true},
                  {"stream", streamed}};
     json bias = json::array();
@@ -27,6 +27,8 @@ std::string long_generation(bool streamed) {
 }
 const std::string kLongStream = long_generation(true);
 const std::string kLongAnswer = long_generation(false);
+// About a second: short enough to finish inside the drain even on a loaded machine.
+const std::string kShortStream = long_generation(true, 800);
 
 bool is_last_completion_event(const std::string& event) {
     if (event.rfind("data: {", 0) != 0) return false;
@@ -91,7 +93,7 @@ TEST_CASE("real: SIGTERM with a stream in flight: it finishes within the drain, 
     auto engine = real_engine();
     pid_t child = only_child(*engine);
     StreamResult result;
-    std::thread client([&] { result = stream(engine->port(), "/completion", kLongStream, 60s); });
+    std::thread client([&] { result = stream(engine->port(), "/completion", kShortStream, 60s); });
     std::this_thread::sleep_for(300ms);
     engine->signal(SIGTERM);
     CHECK(engine->wait_exit(40s) == 0);
@@ -103,7 +105,8 @@ TEST_CASE("real: SIGTERM with a stream in flight: it finishes within the drain, 
 
 TEST_CASE("real: a stream longer than the drain ends with an error event, exit 0, no child",
           "[real][drain]") {
-    auto engine = real_engine("server.drain_timeout = 0.5\n");
+    // About 1 SIGTERM in 30 deadlocks llama-server mid-generation: SIGKILL follows stop_timeout.
+    auto engine = real_engine("server.drain_timeout = 0.5\nmodels.tiny.stop_timeout = 2\n");
     pid_t child = only_child(*engine);
     StreamResult result;
     std::thread client([&] { result = stream(engine->port(), "/completion", kLongStream, 60s); });

@@ -251,6 +251,10 @@ Engine::~Engine() {
         child_->signal_group(SIGKILL);
         child_->wait_exit(5s);
     }
+    // For debugging a failure: GE_TEST_KEEP_LOGS=DIR keeps every engine's log there.
+    if (const char* keep = std::getenv("GE_TEST_KEEP_LOGS")) {
+        std::ofstream(std::string(keep) + "/engine-" + std::to_string(port_) + ".log") << log();
+    }
 }
 
 bool Engine::wait_health(int status, std::chrono::milliseconds timeout) {
