@@ -119,7 +119,7 @@ void bench_stream(int rounds) {
                 median(total_direct), median(total_engine) / median(total_direct));
 }
 
-// Small requests per second with 8 clients, through the engine and directly.
+// Small forwarded requests per second with 8 clients, through the engine and directly.
 void bench_throughput(int seconds) {
     auto engine = start_engine("");
     uint16_t child = child_port(*engine);
@@ -130,7 +130,7 @@ void bench_throughput(int seconds) {
         for (int c = 0; c < 8; ++c) {
             clients.emplace_back([&] {
                 while (Clock::now() < stop_at) {
-                    if (http(port, "GET", "/health").status == 200) ++done;
+                    if (http(port, "GET", "/v1/models").status == 200) ++done;
                 }
             });
         }
@@ -139,7 +139,7 @@ void bench_throughput(int seconds) {
     };
     double via_engine = run(engine->port());
     double direct = run(child);
-    std::printf("| GET /health, 8 clients, new connection each, %d s | req/s |\n|---|---|\n",
+    std::printf("| GET /v1/models (forwarded), 8 clients, new connection each, %d s | req/s |\n|---|---|\n",
                 seconds);
     std::printf("| engine | %.0f |\n| direct | %.0f |\n| ratio engine/direct | %.2f |\n\n",
                 via_engine, direct, via_engine / direct);
