@@ -86,8 +86,9 @@ TEST_CASE("hop-by-hop headers are dropped, end-to-end headers pass both ways", "
     CHECK_FALSE(has("Upgrade"));
     CHECK_FALSE(has("Keep-Alive"));
     CHECK(json::parse(echo.body)["uri"] == "/fake/echo?x=1");
-    // Repeated response headers stay repeated.
+    // Repeated response headers stay repeated; single ones stay single.
     CHECK(echo.count("x-fake-multi") == 2);
+    CHECK(echo.count("date") == 1);
 }
 
 TEST_CASE("SSE events reach the client as the child sends them", "[fake][stream]") {
@@ -229,4 +230,20 @@ TEST_CASE("an exec failure is reported as 'could not start'", "[fake][spawn]") {
     // The engine itself stays up and says why the model is unavailable.
     auto answer = http(engine.port(), "POST", "/v1/chat/completions", kChat);
     CHECK(answer.status == 503);
+}
+
+TEST_CASE("api_key reaches the child by environment, never argv, and the engine sends it",
+          "[fake][proxy]") {
+    TempDir files;
+    std::string model = files.write("model.gguf", "x");
+    std::string argv_file = files.path() + "/argv";
+    Engine engine(fake_model_config("m", model, "--fake-load-ms 0 --fake-argv-file " + argv_file) +
+                  "models.m.llama_server.api_key = s3cret-key\n");
+    REQUIRE(engine.wait_health(200, 10s));
+    for (const auto& arg : read_nul_separated(argv_file)) {
+        CHECK(arg.find("s3cret-key") == std::string::npos);
+    }
+    // The child demands the key; the engine adds it to what it forwards.
+    CHECK(http(child_port(engine), "POST", "/v1/chat/completions", kChat).status == 401);
+    CHECK(http(engine.port(), "POST", "/v1/chat/completions", kChat).status == 200);
 }

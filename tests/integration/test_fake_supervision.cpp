@@ -105,6 +105,13 @@ TEST_CASE("a failed model does not stop the others", "[fake][supervision]") {
         http(engine.port(), "POST", "/v1/chat/completions", R"({"model":"nope","messages":[]})");
     CHECK(unknown.status == 404);
     CHECK(http(engine.port(), "GET", "/health").status == 503);
+    // With several models, /v1/models lists them all with their states.
+    auto models = json::parse(http(engine.port(), "GET", "/v1/models").body)["data"];
+    REQUIRE(models.size() == 2);
+    CHECK(models[0]["id"] == "broken");
+    CHECK(models[0]["status"] == "failed");
+    CHECK(models[1]["id"] == "good");
+    CHECK(models[1]["status"] == "ready");
 }
 
 TEST_CASE("a crashed child is restarted and serves again", "[fake][supervision]") {

@@ -218,6 +218,8 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
     }
 
     response.setStatusAndReason(upstream_response.getStatus(), upstream_response.getReason());
+    // Poco has already set the engine's own Date; the child's takes its place (no duplicate).
+    if (upstream_response.has("Date")) response.erase("Date");
     copy_end_to_end_headers(upstream_response, response);
     Framing framing = framing_of(request.getMethod(), upstream_response);
     if (framing == Framing::content_length || framing == Framing::none) {

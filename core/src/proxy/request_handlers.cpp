@@ -8,6 +8,7 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/Timespan.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "forwarder.hpp"
 #include "gradatum/model_supervisor.hpp"
@@ -42,6 +43,23 @@ void answer_health(const FrontDoor& door, HTTPServerResponse& response) {
     response.send() << ok;
 }
 
+// GET /v1/models with several models lists them all (with one, the child answers: its list has
+// more detail). Each entry carries the model's state.
+void answer_models(const FrontDoor& door, HTTPServerResponse& response) {
+    nlohmann::json data = nlohmann::json::array();
+    for (auto* model : door.models) {
+        data.push_back({{"id", model->name()},
+                        {"object", "model"},
+                        {"created", 0},
+                        {"owned_by", "gradatum-engine"},
+                        {"status", to_string(model->state())}});
+    }
+    std::string body = nlohmann::json{{"object", "list"}, {"data", data}}.dump();
+    response.setContentType("application/json; charset=utf-8");
+    response.setContentLength64(static_cast<Poco::Int64>(body.size()));
+    response.send() << body;
+}
+
 class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
   public:
     explicit ProxyRequestHandler(FrontDoor& door) : door_(door) {}
@@ -69,6 +87,10 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
         const std::string path = request.getURI().substr(0, request.getURI().find('?'));
         if (path == "/health" && (request.getMethod() == "GET" || request.getMethod() == "HEAD")) {
             answer_health(door_, response);
+            return;
+        }
+        if (path == "/v1/models" && request.getMethod() == "GET" && door_.models.size() > 1) {
+            answer_models(door_, response);
             return;
         }
         std::string route_error;
