@@ -26,24 +26,10 @@ double median(std::vector<double> v) {
 }
 
 std::unique_ptr<Engine> start_engine(const std::string& extra) {
-    const RealParts& parts = real_parts();
     auto engine = std::make_unique<Engine>(
-        "models.tiny.backend = llama_server\n"
-        "models.tiny.llama_server.binary = " +
-        parts.llama_server +
-        "\n"
-        "models.tiny.llama_server.model = " +
-        parts.model +
-        "\n"
-        "models.tiny.llama_server.ctx_size = 2048\n" +
-        extra);
+        real_model_config("models.tiny.llama_server.ctx_size = 2048\n" + extra));
     if (!engine->wait_health(200, 60s)) throw std::runtime_error("engine not ready");
     return engine;
-}
-
-pid_t child_of(const Engine& engine) {
-    auto children = children_of(engine.pid());
-    return children.size() == 1 ? children.front() : 0;
 }
 
 // Kill the child; time until a new child exists (respawn), until the new child's own /health
@@ -55,11 +41,12 @@ void bench_restart(int rounds) {
         "models.tiny.restart.max_retries = 1000\n");
     std::vector<double> respawn, child_ready, engine_ready, ready_gap;
     for (int i = 0; i < rounds; ++i) {
-        pid_t old = child_of(*engine);
+        pid_t old = only_child(*engine);
         auto killed = Clock::now();
         kill(old, SIGKILL);
         pid_t fresh = 0;
-        while ((fresh = child_of(*engine)) == 0 || fresh == old) std::this_thread::sleep_for(100us);
+        while ((fresh = only_child(*engine)) == 0 || fresh == old)
+            std::this_thread::sleep_for(100us);
         auto spawned = Clock::now();
         // The new child's port appears in the log once it is started.
         uint16_t port = 0;
@@ -139,8 +126,9 @@ void bench_throughput(int seconds) {
     };
     double via_engine = run(engine->port());
     double direct = run(child);
-    std::printf("| GET /v1/models (forwarded), 8 clients, new connection each, %d s | req/s |\n|---|---|\n",
-                seconds);
+    std::printf(
+        "| GET /v1/models (forwarded), 8 clients, new connection each, %d s | req/s |\n|---|---|\n",
+        seconds);
     std::printf("| engine | %.0f |\n| direct | %.0f |\n| ratio engine/direct | %.2f |\n\n",
                 via_engine, direct, via_engine / direct);
 }

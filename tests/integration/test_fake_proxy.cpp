@@ -16,24 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
-const std::string kStreamChat =
-    R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]})";
-
-// A fake-backed engine with one model named "m".
-struct FakeEngine {
-    TempDir files;
-    std::string model;
-    std::unique_ptr<Engine> engine;
-
-    explicit FakeEngine(const std::string& fake_args, const std::string& extra_config = "",
-                        const std::string& model_name = "model.gguf") {
-        model = files.write(model_name, "not really a model");
-        engine = std::make_unique<Engine>(fake_model_config("m", model, fake_args) + extra_config);
-    }
-    uint16_t port() const { return engine->port(); }
-};
-
 std::vector<std::string> read_nul_separated(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::vector<std::string> out;

@@ -13,30 +13,10 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
-const std::string kStreamChat =
-    R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]})";
-
 // Fast restarts so that tests do not wait on the production backoff.
 const std::string kQuickRestarts =
     "models.m.restart.initial_delay = 0.05\n"
     "models.m.restart.max_delay = 0.2\n";
-
-struct FakeEngine {
-    TempDir files;
-    std::string model;
-    std::unique_ptr<Engine> engine;
-
-    FakeEngine(const std::string& fake_args, const std::string& extra_config = "") {
-        model = files.write("model.gguf", "x");
-        engine = std::make_unique<Engine>(fake_model_config("m", model, fake_args) + extra_config);
-    }
-    uint16_t port() const { return engine->port(); }
-    pid_t child() const {
-        auto children = children_of(engine->pid());
-        return children.empty() ? 0 : children.front();
-    }
-};
 
 std::string error_message(const std::string& body) {
     return json::parse(body)["error"]["message"].get<std::string>();

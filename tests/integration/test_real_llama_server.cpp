@@ -29,17 +29,8 @@ struct RealEngine {
     uint16_t child = 0;
 
     explicit RealEngine(const std::string& extra = "") {
-        const RealParts& parts = real_parts();
         engine = std::make_unique<Engine>(
-            "models.tiny.backend = llama_server\n"
-            "models.tiny.llama_server.binary = " +
-            parts.llama_server +
-            "\n"
-            "models.tiny.llama_server.model = " +
-            parts.model +
-            "\n"
-            "models.tiny.llama_server.ctx_size = 4096\n" +
-            extra);
+            real_model_config("models.tiny.llama_server.ctx_size = 4096\n" + extra));
         REQUIRE(engine->wait_health(200, 60s));
         child = child_port(*engine);
         REQUIRE(child != 0);
@@ -78,7 +69,7 @@ std::string generation(json body) {
 }
 
 const json kHello = json::array({{{"role", "user"}, {"content", "hello"}}});
-const std::string kStreamChat =
+const std::string kGreedyStream =
     generation({{"stream", true}, {"max_tokens", 24}, {"messages", kHello}});
 
 }  // namespace
@@ -96,8 +87,8 @@ TEST_CASE("real: chat completion, not streamed", "[real]") {
 
 TEST_CASE("real: chat completion, streamed event by event", "[real][stream]") {
     RealEngine real;
-    auto via_engine = stream(real.port(), "/v1/chat/completions", kStreamChat);
-    auto direct = stream(real.child, "/v1/chat/completions", kStreamChat);
+    auto via_engine = stream(real.port(), "/v1/chat/completions", kGreedyStream);
+    auto direct = stream(real.child, "/v1/chat/completions", kGreedyStream);
     REQUIRE(via_engine.status == 200);
     CHECK(via_engine.header("content-type") == direct.header("content-type"));
     CHECK(via_engine.complete);
@@ -146,8 +137,7 @@ TEST_CASE("real: /metrics with --metrics passed through args", "[real]") {
 
 TEST_CASE("real: kill -9 of the child mid-stream ends the client's stream", "[real][stream]") {
     RealEngine real("models.tiny.llama_server.args = --threads 1\n");
-    pid_t child = 0;
-    for (pid_t pid : children_of(real.engine->pid())) child = pid;
+    pid_t child = only_child(*real.engine);
     REQUIRE(child > 0);
     // A long answer, so the kill lands while it streams.
     const std::string body =

@@ -37,26 +37,13 @@ bool is_last_completion_event(const std::string& event) {
 }
 
 std::unique_ptr<Engine> real_engine(const std::string& extra = "") {
-    const RealParts& parts = real_parts();
-    auto engine = std::make_unique<Engine>(
-        "models.tiny.backend = llama_server\n"
-        "models.tiny.llama_server.binary = " +
-        parts.llama_server +
-        "\n"
-        "models.tiny.llama_server.model = " +
-        parts.model +
-        "\n"
-        "models.tiny.llama_server.ctx_size = 4096\n"
-        "models.tiny.llama_server.parallel = 2\n"
-        "models.tiny.restart.initial_delay = 0.1\n" +
-        extra);
+    auto engine =
+        std::make_unique<Engine>(real_model_config("models.tiny.llama_server.ctx_size = 4096\n"
+                                                   "models.tiny.llama_server.parallel = 2\n"
+                                                   "models.tiny.restart.initial_delay = 0.1\n" +
+                                                   extra));
     REQUIRE(engine->wait_health(200, 60s));
     return engine;
-}
-
-pid_t only_child(const Engine& engine) {
-    auto children = children_of(engine.pid());
-    return children.size() == 1 ? children.front() : 0;
 }
 
 }  // namespace

@@ -470,4 +470,22 @@ std::string fake_model_config(const std::string& name, const std::string& model_
            "llama_server.args = " + fake_args + "\n";
 }
 
+std::string real_model_config(const std::string& extra) {
+    const RealParts& parts = real_parts();
+    return "models.tiny.backend = llama_server\n"
+           "models.tiny.llama_server.binary = " +
+           parts.llama_server + "\n" + "models.tiny.llama_server.model = " + parts.model + "\n" +
+           extra;
+}
+
+pid_t only_child(const Engine& engine) {
+    auto children = children_of(engine.pid());
+    return children.size() == 1 ? children.front() : 0;
+}
+
+FakeEngine::FakeEngine(const std::string& fake_args, const std::string& extra_config) {
+    model = files.write("model.gguf", "not really a model");
+    engine = std::make_unique<Engine>(fake_model_config("m", model, fake_args) + extra_config);
+}
+
 }  // namespace ge_test

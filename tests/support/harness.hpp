@@ -138,4 +138,26 @@ std::string source_dir();
 std::string fake_model_config(const std::string& name, const std::string& model_path,
                               const std::string& fake_args);
 
+// The config lines for model "tiny" run by the real llama-server (see real_parts()).
+std::string real_model_config(const std::string& extra = "");
+
+// The engine's one child process, or 0 if it has none or several.
+pid_t only_child(const Engine& engine);
+
+// Chat requests for model "m", plain and streamed.
+inline const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+inline const std::string kStreamChat =
+    R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]})";
+
+// An engine with one fake-backed model named "m" (the fake's flags in `fake_args`).
+struct FakeEngine {
+    TempDir files;
+    std::string model;
+    std::unique_ptr<Engine> engine;
+
+    explicit FakeEngine(const std::string& fake_args, const std::string& extra_config = "");
+    uint16_t port() const { return engine->port(); }
+    pid_t child() const { return only_child(*engine); }
+};
+
 }  // namespace ge_test
