@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -21,6 +22,30 @@
 namespace {
 
 using Poco::Util::Option;
+
+// Signals that stop the engine (SIGHUP too: a closed terminal stops it gracefully), and our own
+// wake-up for the thread that waits for a second one.
+constexpr unsigned kStopSignals = 1;
+constexpr unsigned kWakeUp = 2;
+
+sigset_t signal_set(unsigned which) {
+    sigset_t set;
+    sigemptyset(&set);
+    if (which & kStopSignals) {
+        for (int sig : {SIGINT, SIGTERM, SIGQUIT, SIGHUP}) sigaddset(&set, sig);
+    }
+    if (which & kWakeUp) sigaddset(&set, SIGUSR2);
+    return set;
+}
+
+// These signals are blocked in every thread (see main), so they wait here for sigwait.
+int wait_for(unsigned which) {
+    sigset_t set = signal_set(which);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    return sig;
+}
 using Poco::Util::OptionSet;
 
 class EngineApp : public Poco::Util::ServerApplication {
@@ -107,24 +132,18 @@ class EngineApp : public Poco::Util::ServerApplication {
             spdlog::error("{}", e.what());
             return EXIT_UNAVAILABLE;
         }
-        waitForTerminationRequest();
-        spdlog::info("stop requested; draining (a second signal skips the drain)");
-        // A second SIGINT/SIGTERM skips the drain. The signals are blocked in every thread
-        // (see main), so sigwait sees them.
+        int sig = wait_for(kStopSignals);
+        spdlog::info("{}: stopping; draining (a second signal skips the drain)", strsignal(sig));
         std::atomic<bool> hurry{false};
         std::atomic<bool> done{false};
         std::thread second_signal([&] {
-            sigset_t set;
-            sigemptyset(&set);
-            sigaddset(&set, SIGINT);
-            sigaddset(&set, SIGTERM);
-            sigaddset(&set, SIGQUIT);
-            sigaddset(&set, SIGUSR2);  // our own wake-up when the stop is over
-            int sig = 0;
-            sigwait(&set, &sig);
-            if (!done) {
-                spdlog::warn("second signal: skipping the drain");
+            while (true) {
+                int next = wait_for(kStopSignals | kWakeUp);
+                if (done) return;
+                if (next == SIGUSR2) continue;  // not ours: someone else's SIGUSR2
+                spdlog::warn("{} again: skipping the drain", strsignal(next));
                 hurry = true;
+                return;
             }
         });
         engine->stop(hurry);
@@ -149,10 +168,8 @@ int main(int argc, char** argv) {
     // Stop signals are taken with sigwait only: block them before any thread starts, so that
     // every thread inherits the block and none is killed by a default action. Children get a
     // clean mask (see child_process.cpp).
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    for (int sig : {SIGINT, SIGTERM, SIGQUIT, SIGUSR2}) sigaddset(&stop_signals, sig);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    sigset_t handled = signal_set(kStopSignals | kWakeUp);
+    pthread_sigmask(SIG_BLOCK, &handled, nullptr);
     auto logger = spdlog::stderr_color_mt("gradatum");
     logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
     spdlog::set_default_logger(logger);

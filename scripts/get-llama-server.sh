@@ -47,7 +47,7 @@ fetch_source() {
   (cd "$tmp" && npm pack --silent "$NPM_PACKAGE" >/dev/null)
   tar -xzf "$tmp"/node-llama-cpp-*.tgz -C "$tmp" package/llama/gitRelease.bundle
   rm -rf "$SRC"
-  git clone --quiet "$tmp/package/llama/gitRelease.bundle" "$SRC"
+  git -c advice.detachedHead=false clone --quiet "$tmp/package/llama/gitRelease.bundle" "$SRC"
   rm -rf "$tmp"
   local head
   head=$(git -C "$SRC" rev-parse HEAD)

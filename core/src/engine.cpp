@@ -24,6 +24,7 @@ struct Engine::Http {
         : door{std::move(router),
                std::move(models),
                std::chrono::milliseconds(static_cast<long long>(s.upstream_idle_timeout_s * 1000)),
+               static_cast<std::streamsize>(s.max_body_mb) * 1024 * 1024,
                {}},
           // One thread per open connection or stream (POCO-NOTES item 1): size it from config.
           pool("http", 4, s.threads, 60) {}

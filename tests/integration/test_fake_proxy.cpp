@@ -1,4 +1,6 @@
 // The engine in front of the fake llama-server: forwarding, streaming, readiness, spawning.
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/String.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -228,4 +230,33 @@ TEST_CASE("api_key reaches the child by environment, never argv, and the engine 
     // The child demands the key; the engine adds it to what it forwards.
     CHECK(http(child_port(engine), "POST", "/v1/chat/completions", kChat).status == 401);
     CHECK(http(engine.port(), "POST", "/v1/chat/completions", kChat).status == 200);
+}
+
+TEST_CASE("a request body over server.max_body_mb gets 413", "[fake][proxy]") {
+    FakeEngine fake("--fake-load-ms 0", "server.max_body_mb = 1\n");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    std::string big(1024 * 1024 + 1, 'x');
+    auto answer = http(fake.port(), "POST", "/v1/chat/completions", big);
+    CHECK(answer.status == 413);
+    CHECK(json::parse(answer.body)["error"]["message"].get<std::string>().find(
+              "server.max_body_mb") != std::string::npos);
+    std::string fits(1024 * 1024, 'x');
+    CHECK(http(fake.port(), "POST", "/v1/chat/completions", fits).status == 500);  // bad JSON
+}
+
+TEST_CASE("an HTTP/1.0 client gets the stream without chunked encoding", "[fake][stream]") {
+    FakeEngine fake("--fake-load-ms 0 --fake-stream-events 3 --fake-stream-interval-ms 10");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", fake.port()));
+    socket.setReceiveTimeout(Poco::Timespan(10, 0));
+    std::string request = "POST /v1/chat/completions HTTP/1.0\r\nContent-Length: " +
+                          std::to_string(kStreamChat.size()) + "\r\n\r\n" + kStreamChat;
+    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    std::string answer;
+    char buffer[4096];
+    int n;
+    while ((n = socket.receiveBytes(buffer, sizeof buffer)) > 0) answer.append(buffer, n);
+    std::string head = Poco::toLower(answer.substr(0, answer.find("\r\n\r\n")));
+    CHECK(head.find("transfer-encoding") == std::string::npos);
+    CHECK(answer.find("data: [DONE]\n\n") != std::string::npos);
 }

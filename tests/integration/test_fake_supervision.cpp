@@ -219,6 +219,14 @@ TEST_CASE("a second SIGTERM skips the drain", "[fake][drain]") {
     client.join();
 }
 
+TEST_CASE("SIGHUP stops the engine gracefully too", "[fake][drain]") {
+    FakeEngine fake("--fake-load-ms 0");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    auto children = children_of(fake.engine->pid());
+    CHECK(fake.engine->stop(SIGHUP) == 0);
+    CHECK(wait_all_gone(children, 2s));
+}
+
 TEST_CASE("a child that ignores SIGTERM is killed after stop_timeout", "[fake][drain]") {
     FakeEngine fake("--fake-load-ms 0 --fake-ignore-sigterm", "models.m.stop_timeout = 0.5\n");
     REQUIRE(fake.engine->wait_health(200, 10s));

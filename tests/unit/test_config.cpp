@@ -235,7 +235,7 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
         CHECK(error(std::string(kOneModel) + "server.listn = 1.2.3.4:5\n") ==
               file +
                   ": server.listn: unknown key (known: listen, threads, max_queued, "
-                  "drain_timeout, upstream_idle_timeout, default_model)");
+                  "drain_timeout, upstream_idle_timeout, default_model, max_body_mb)");
     }
     SECTION("unknown top-level section") {
         CHECK(error(std::string(kOneModel) + "daemon.user = nobody\n") ==

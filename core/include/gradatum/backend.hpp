@@ -22,7 +22,7 @@ class BackendError : public std::runtime_error {
 };
 
 struct SpawnSpec {
-    std::string program;  // empty = no process (remote backend)
+    std::string program;  // a path, or a name looked up on PATH
     std::vector<std::string> argv;
     std::vector<std::string> env;  // NAME=value, added to the engine's environment
     std::string workdir;

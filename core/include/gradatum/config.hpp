@@ -33,6 +33,7 @@ struct ServerSettings {
     double drain_timeout_s = 30;            // graceful stop: wait for in-flight requests
     double upstream_idle_timeout_s = 3600;  // silence allowed between upstream bytes
     std::string default_model;              // for requests that name no model
+    int max_body_mb = 64;                   // larger request bodies get 413
 };
 
 struct LivenessSettings {

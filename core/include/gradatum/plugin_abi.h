@@ -110,7 +110,7 @@ typedef struct ge_spawn_context {
  * OWNERSHIP: plugin; valid until the next call on the same instance or `destroy`. */
 typedef struct ge_spawn_spec {
     uint32_t struct_size;
-    const char* program;     /* path, or a name looked up on PATH; NULL/"" = no process (remote) */
+    const char* program;     /* path, or a name looked up on PATH; required */
     const char* const* argv; /* argv[0..argc-1]; argv[0] is the program name */
     size_t argc;
     const char* const* env; /* "NAME=value" entries added to the host's environment */

@@ -103,15 +103,15 @@ bool valid_model_name(const std::string& name) {
 
 ServerSettings read_server(const Validator& v) {
     static const std::set<std::string> known = {
-        "listen",       "threads", "max_queued", "drain_timeout", "upstream_idle_timeout",
-        "default_model"};
+        "listen",        "threads",    "max_queued", "drain_timeout", "upstream_idle_timeout",
+        "default_model", "max_body_mb"};
     ServerSettings s;
     for (const auto& [key, value] : v.raw()) {
         if (key.rfind("server.", 0) != 0) continue;
         if (!known.count(key.substr(7))) {
             v.fail(key,
                    "unknown key (known: listen, threads, max_queued, drain_timeout, "
-                   "upstream_idle_timeout, default_model)");
+                   "upstream_idle_timeout, default_model, max_body_mb)");
         }
     }
     if (auto it = v.raw().find("server.listen"); it != v.raw().end()) {
@@ -124,6 +124,7 @@ ServerSettings read_server(const Validator& v) {
     s.drain_timeout_s = v.seconds("server.drain_timeout", s.drain_timeout_s);
     s.upstream_idle_timeout_s =
         v.seconds("server.upstream_idle_timeout", s.upstream_idle_timeout_s);
+    s.max_body_mb = static_cast<int>(v.integer("server.max_body_mb", s.max_body_mb, 1, 65536));
     if (auto it = v.raw().find("server.default_model"); it != v.raw().end()) {
         s.default_model = it->second;
     }

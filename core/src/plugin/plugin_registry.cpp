@@ -173,13 +173,21 @@ bool PluginRegistry::load_file(const std::string& path) {
 
     ge_error error{};
     if (entry->init(&context.api, &error) != GE_OK) {
-        return refuse("init failed: " + std::string(error.message));
+        return refuse("init failed: " +
+                      std::string(error.message, strnlen(error.message, sizeof error.message)));
     }
     auto* backend =
         static_cast<const ge_backend_factory_t*>(entry->get_factory(GE_BACKEND_FACTORY_ID));
     if (backend && !GE_HAS_FIELD(backend, ge_backend_factory_t, on_exit)) {
         if (entry->deinit) entry->deinit();
         return refuse("backend factory too small for ABI " + engine_abi);
+    }
+    if (backend &&
+        (!backend->create || !backend->destroy || !backend->spawn_spec || !backend->probe_request ||
+         !backend->probe_verdict || !backend->target || !backend->on_exit)) {
+        if (entry->deinit) entry->deinit();
+        return refuse("backend factory has a NULL function (every ABI " + engine_abi +
+                      " function is required)");
     }
     plugin.backend = backend;
     spdlog::info("plugin {} {} loaded from {} (ABI {})", plugin.id, plugin.version, path,

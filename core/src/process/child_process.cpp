@@ -114,19 +114,24 @@ std::unique_ptr<ChildProcess> ChildProcess::spawn(const SpawnSpec& spec, LineSin
     auto argv = pointers(args);
     auto envp = pointers(env);
 
-    int out_pipe[2], err_pipe[2], report_pipe[2];
-    if (pipe2(out_pipe, O_CLOEXEC) != 0)
-        throw SpawnError("could not start " + spec.program + ": pipe: " + std::strerror(errno));
-    if (pipe2(err_pipe, O_CLOEXEC) != 0 || pipe2(report_pipe, O_CLOEXEC) != 0) {
-        throw SpawnError("could not start " + spec.program + ": pipe: " + std::strerror(errno));
+    int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, report_pipe[2] = {-1, -1};
+    auto close_all = [&] {
+        for (int fd :
+             {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], report_pipe[0], report_pipe[1]}) {
+            if (fd >= 0) close(fd);
+        }
+    };
+    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
+        pipe2(report_pipe, O_CLOEXEC) != 0) {
+        int error = errno;
+        close_all();
+        throw SpawnError("could not start " + spec.program + ": pipe: " + std::strerror(error));
     }
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int error = errno;
-        for (int fd :
-             {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], report_pipe[0], report_pipe[1]})
-            close(fd);
+        close_all();
         throw SpawnError("could not start " + spec.program + ": fork: " + std::strerror(error));
     }
     if (pid == 0) {
@@ -250,15 +255,20 @@ void ChildProcess::read_output(int out_fd, int err_fd) {
 }
 
 void ChildProcess::wait_for_exit() {
+    // Wait without reaping first: until the reap below, the pid is still ours, so signal_group()
+    // can never hit a recycled pid.
+    siginfo_t info{};
+    while (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        reaped_ = true;
+    }
     int raw = 0;
     pid_t got;
     do {
         got = waitpid(pid_, &raw, 0);
     } while (got < 0 && errno == EINTR);
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        reaped_ = true;
-    }
     ExitStatus status;
     if (got == pid_ && WIFSIGNALED(raw)) {
         status.signal = WTERMSIG(raw);

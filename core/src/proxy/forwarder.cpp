@@ -13,6 +13,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <memory>
+
 #include "chunked_decoder.hpp"
 #include "header_rules.hpp"
 #include "openai_error.hpp"
@@ -28,6 +30,11 @@ using Poco::Net::StreamSocket;
 const Poco::Timespan kConnectTimeout(5, 0);
 const Poco::Timespan kClientCheckEvery(0, 500 * 1000);
 constexpr std::streamsize kReadSize = 16 * 1024;
+
+Poco::Timespan to_timespan(std::chrono::milliseconds ms) {
+    return Poco::Timespan(static_cast<long>(ms.count() / 1000),
+                          static_cast<long>(ms.count() % 1000 * 1000));
+}
 
 // A client that closed its connection shows as readable with nothing to read.
 bool client_gone(StreamSocket& client) {
@@ -54,32 +61,39 @@ Framing framing_of(const std::string& method, const HTTPResponse& upstream) {
     return Framing::until_close;
 }
 
+enum class Wait { data, client_gone, idle_timeout, error };
 enum class PumpEnd { complete, client_gone, upstream_broke };
 
+// Moves the upstream body to the client.
 class Pump {
   public:
-    Pump(UpstreamSession& upstream, StreamSocket& client, const ForwardJob& job)
-        : upstream_(upstream), client_(client), job_(job) {}
+    Pump(UpstreamSession& upstream, StreamSocket& client, std::chrono::milliseconds idle_timeout)
+        : upstream_(upstream), client_(client), idle_timeout_(idle_timeout) {}
 
-    // Waits until the upstream has bytes; checks the client and the idle limit meanwhile.
-    // Returns false if the client left (client_left()) or the upstream stayed silent too long.
-    bool wait_for_upstream(std::string& why) {
+    // Waits until the upstream has bytes (or has ended); checks the client and the idle limit
+    // meanwhile. `why` says what went wrong for idle_timeout and error.
+    Wait wait_for_upstream(std::string& why) {
         auto silent = std::chrono::milliseconds(0);
-        while (upstream_.buffered_bytes() == 0 && !upstream_readable(why)) {
-            if (!why.empty()) return false;
-            if (client_gone(client_)) {
-                why = "client went away";
-                client_left_ = true;
-                return false;
+        while (upstream_.buffered_bytes() == 0) {
+            try {
+                if (upstream_.socket().poll(
+                        kClientCheckEvery,
+                        Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR)) {
+                    return Wait::data;
+                }
+            } catch (const Poco::Exception& e) {
+                why = e.displayText();
+                return Wait::error;
             }
+            if (client_gone(client_)) return Wait::client_gone;
             silent += std::chrono::milliseconds(kClientCheckEvery.totalMilliseconds());
-            if (silent >= job_.idle_timeout) {
+            if (silent >= idle_timeout_) {
                 why = "no bytes from the backend for " + std::to_string(silent.count() / 1000) +
                       " s (server.upstream_idle_timeout)";
-                return false;
+                return Wait::idle_timeout;
             }
         }
-        return true;
+        return Wait::data;
     }
 
     PumpEnd run(Framing framing, Poco::Int64 content_length, std::ostream& out, std::string& why) {
@@ -93,9 +107,9 @@ class Pump {
             if (framing == Framing::content_length && received >= content_length) {
                 return PumpEnd::complete;
             }
-            if (!wait_for_upstream(why)) {
-                return client_left_ ? PumpEnd::client_gone : PumpEnd::upstream_broke;
-            }
+            Wait wait = wait_for_upstream(why);
+            if (wait == Wait::client_gone) return PumpEnd::client_gone;
+            if (wait != Wait::data) return PumpEnd::upstream_broke;
             int n = 0;
             try {
                 n = upstream_.read_some(buffer, kReadSize);
@@ -125,128 +139,120 @@ class Pump {
             if (size == 0) continue;
             out.write(data, static_cast<std::streamsize>(size));
             out.flush();  // one chunk per read: events go out as they arrive
-            if (!out.good()) {
-                why = "client went away";
-                return PumpEnd::client_gone;
-            }
+            if (!out.good()) return PumpEnd::client_gone;
             tail_.append(data, size);
             if (tail_.size() > 2) tail_.erase(0, tail_.size() - 2);
         }
     }
 
-    bool client_left() const { return client_left_; }
-
     // The last bytes sent, to close a half-written SSE event before an error event.
     const std::string& tail() const { return tail_; }
 
   private:
-    // Waits a little for upstream bytes; a socket error ends the wait with `why` set.
-    bool upstream_readable(std::string& why) {
-        try {
-            return upstream_.socket().poll(kClientCheckEvery, Poco::Net::Socket::SELECT_READ |
-                                                                  Poco::Net::Socket::SELECT_ERROR);
-        } catch (const Poco::Exception& e) {
-            why = e.displayText();
-            return false;
-        }
-    }
-
     UpstreamSession& upstream_;
     StreamSocket& client_;
-    const ForwardJob& job_;
-    bool client_left_ = false;
+    std::chrono::milliseconds idle_timeout_;
     std::string tail_;
 };
+
+// Clears the request's abort function before the session it points to goes away.
+struct AbortGuard {
+    InFlight::Ticket& ticket;
+    ~AbortGuard() { ticket.set_abort(nullptr); }
+};
+
+// Copies the child's status, headers and framing to the client's response.
+void start_response(const Poco::Net::HTTPServerRequest& request, const HTTPResponse& upstream,
+                    Framing framing, Poco::Net::HTTPServerResponse& response) {
+    response.setStatusAndReason(upstream.getStatus(), upstream.getReason());
+    // Poco has already set the engine's own Date; the child's takes its place (no duplicate).
+    if (upstream.has("Date")) response.erase("Date");
+    copy_end_to_end_headers(upstream, response);
+    if (framing == Framing::content_length || framing == Framing::none) {
+        if (upstream.hasContentLength()) response.setContentLength64(upstream.getContentLength64());
+    } else if (request.getVersion() == Poco::Net::HTTPMessage::HTTP_1_0) {
+        response.setKeepAlive(false);  // HTTP/1.0 has no chunked encoding: the close ends it
+    } else {
+        response.setChunkedTransferEncoding(true);
+    }
+}
 
 }  // namespace
 
 void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
              Poco::Net::HTTPServerResponse& response, const ForwardJob& job) {
     StreamSocket& client = static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket();
-    UpstreamSession upstream(job.target.host, job.target.port);
-    // Destroyed before `upstream`: abort_all() never reaches a dead session.
-    struct AbortGuard {
-        InFlight::Ticket& ticket;
-        ~AbortGuard() { ticket.set_abort(nullptr); }
-    } guard{job.ticket};
-    // Shut the socket down, but do not close it: this runs on another thread, and the pump
-    // below must see an end of stream, not a dead file descriptor.
-    job.ticket.set_abort([&upstream] {
-        try {
-            upstream.socket().shutdown();
-        } catch (const Poco::Exception&) {
-        }
-    });
+    const std::string what = request.getMethod() + " " + request.getURI();
+    auto fail = [&](int status, const std::string& message) {
+        spdlog::warn("model {}: {}: {}", job.model, what, message);
+        send_error(response, status, "server_error", message);
+    };
 
-    Poco::Timespan idle(job.idle_timeout.count() / 1000, (job.idle_timeout.count() % 1000) * 1000);
-    upstream.setTimeout(kConnectTimeout, idle, idle);
+    std::unique_ptr<UpstreamSession> upstream;
+    try {
+        upstream = std::make_unique<UpstreamSession>(
+            job.target.host, job.target.port, kConnectTimeout, to_timespan(job.idle_timeout));
+    } catch (const Poco::Exception& e) {
+        fail(502, "cannot reach the backend of model '" + job.model + "': " + e.displayText());
+        return;
+    }
+    AbortGuard guard{job.ticket};  // declared after `upstream`: destroyed before it
+    job.ticket.set_abort([session = upstream.get()] { session->shutdown_now(); });
 
     Poco::Net::HTTPRequest outgoing(request.getMethod(), request.getURI(),
                                     Poco::Net::HTTPMessage::HTTP_1_1);
     copy_end_to_end_headers(request, outgoing);
     outgoing.setHost(job.target.host, job.target.port);
     for (const auto& [name, value] : job.target.headers) outgoing.set(name, value);
-    bool has_body =
-        !body.empty() || request.hasContentLength() || request.getChunkedTransferEncoding();
-    if (has_body) outgoing.setContentLength64(static_cast<Poco::Int64>(body.size()));
+    if (!body.empty() || request.hasContentLength() || request.getChunkedTransferEncoding()) {
+        outgoing.setContentLength64(static_cast<Poco::Int64>(body.size()));
+    }
     outgoing.setKeepAlive(false);
 
     HTTPResponse upstream_response;
+    Pump pump(*upstream, client, job.idle_timeout);
     std::string why;
     try {
-        std::ostream& out = upstream.sendRequest(outgoing);
+        std::ostream& out = upstream->sendRequest(outgoing);
         out.write(body.data(), static_cast<std::streamsize>(body.size()));
         out.flush();
-        Pump waiter(upstream, client, job);
-        if (!waiter.wait_for_upstream(why)) {
-            if (waiter.client_left()) {
-                spdlog::debug("model {}: {} before the response started", job.model, why);
+        switch (pump.wait_for_upstream(why)) {
+            case Wait::client_gone:
+                spdlog::debug("model {}: {}: client went away before the answer", job.model, what);
                 return;
-            }
-            throw Poco::TimeoutException(why);
+            case Wait::idle_timeout:
+                fail(504, why);
+                return;
+            case Wait::error:
+                throw Poco::Net::NetException(why);
+            case Wait::data:
+                break;
         }
-        upstream.receiveResponse(upstream_response);
+        upstream->receiveResponse(upstream_response);
     } catch (const Poco::Exception& e) {
-        std::string message =
-            job.ticket.aborted()
-                ? "model '" + job.model + "' was stopped before it answered"
-                : "the backend of model '" + job.model + "' failed: " + e.displayText();
-        spdlog::warn("model {}: {} {}: {}", job.model, request.getMethod(), request.getURI(),
-                     message);
-        send_error(response, 502, "server_error", message);
+        fail(502, job.ticket.aborted()
+                      ? "model '" + job.model + "' was stopped before it answered"
+                      : "the backend of model '" + job.model + "' failed: " + e.displayText());
         return;
     }
 
-    response.setStatusAndReason(upstream_response.getStatus(), upstream_response.getReason());
-    // Poco has already set the engine's own Date; the child's takes its place (no duplicate).
-    if (upstream_response.has("Date")) response.erase("Date");
-    copy_end_to_end_headers(upstream_response, response);
     Framing framing = framing_of(request.getMethod(), upstream_response);
-    if (framing == Framing::content_length || framing == Framing::none) {
-        if (upstream_response.hasContentLength()) {
-            response.setContentLength64(upstream_response.getContentLength64());
-        }
-    } else {
-        response.setChunkedTransferEncoding(true);
-    }
+    start_response(request, upstream_response, framing, response);
     std::ostream& out = response.send();
-    Pump pump(upstream, client, job);
-    PumpEnd end = pump.run(
-        framing, upstream_response.hasContentLength() ? upstream_response.getContentLength64() : 0,
-        out, why);
+    Poco::Int64 length =
+        upstream_response.hasContentLength() ? upstream_response.getContentLength64() : 0;
+    PumpEnd end = pump.run(framing, length, out, why);
     if (end == PumpEnd::complete) return;
+    upstream->shutdown_now();
     if (end == PumpEnd::client_gone) {
-        spdlog::info("model {}: {} {}: client went away; upstream released", job.model,
-                     request.getMethod(), request.getURI());
-        upstream.abort();
+        spdlog::info("model {}: {}: client went away; upstream released", job.model, what);
         return;
     }
     std::string message =
         job.ticket.aborted()
             ? "model '" + job.model + "' was stopped before the response was complete"
             : "the backend of model '" + job.model + "' ended the response early: " + why;
-    spdlog::warn("model {}: {} {}: {}", job.model, request.getMethod(), request.getURI(), message);
-    upstream.abort();
+    spdlog::warn("model {}: {}: {}", job.model, what, message);
     bool event_stream =
         Poco::icompare(upstream_response.getContentType().substr(0, 17), "text/event-stream") == 0;
     if (event_stream && framing != Framing::content_length) {
@@ -258,10 +264,7 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
         return;
     }
     // A body cut short cannot be mended: close the connection so the client sees it is cut.
-    try {
-        client.shutdown();
-    } catch (const Poco::Exception&) {
-    }
+    ::shutdown(client.impl()->sockfd(), SHUT_RDWR);
 }
 
 }  // namespace gradatum::proxy

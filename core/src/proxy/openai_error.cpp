@@ -16,7 +16,7 @@ void send_error(Poco::Net::HTTPServerResponse& response, int status, const std::
     response.setContentType("application/json; charset=utf-8");
     if (retry_after_s > 0) response.set("Retry-After", std::to_string(retry_after_s));
     response.setContentLength64(static_cast<Poco::Int64>(body.size()));
-    response.send() << body;
+    response.send() << body << std::flush;
 }
 
 std::string sse_error_event(int status, const std::string& type, const std::string& message) {

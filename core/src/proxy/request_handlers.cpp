@@ -5,7 +5,6 @@
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/StreamSocket.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/Timespan.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -60,6 +59,31 @@ void answer_models(const FrontDoor& door, HTTPServerResponse& response) {
     response.send() << body;
 }
 
+// Reads the whole body; false if it is larger than `limit` (it is then not read to the end).
+bool read_body(HTTPServerRequest& request, std::streamsize limit, std::string& body) {
+    if (request.hasContentLength() && request.getContentLength64() > limit) return false;
+    std::istream& in = request.stream();
+    char buffer[16384];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+        body.append(buffer, static_cast<size_t>(in.gcount()));
+        if (static_cast<std::streamsize>(body.size()) > limit) return false;
+    }
+    return true;
+}
+
+// A client still sending a refused body would get a reset instead of the answer: stop writing,
+// then read and drop what it sends for a little while (a lingering close).
+void discard_rest(Poco::Net::StreamSocket& client) {
+    try {
+        client.shutdownSend();
+        client.setReceiveTimeout(Poco::Timespan(2, 0));
+        char buffer[16384];
+        for (int i = 0; i < 1024 && client.receiveBytes(buffer, sizeof buffer) > 0; ++i) {
+        }
+    } catch (const Poco::Exception&) {
+    }
+}
+
 class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
   public:
     explicit ProxyRequestHandler(FrontDoor& door) : door_(door) {}
@@ -67,6 +91,9 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
     void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
         try {
             handle(request, response);
+        } catch (const Poco::Exception& e) {  // what() is only the class name
+            spdlog::error("{} {}: {}", request.getMethod(), request.getURI(), e.displayText());
+            if (!response.sent()) send_error(response, 500, "server_error", e.displayText());
         } catch (const std::exception& e) {
             spdlog::error("{} {}: {}", request.getMethod(), request.getURI(), e.what());
             if (!response.sent()) send_error(response, 500, "server_error", e.what());
@@ -83,7 +110,14 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
             return;
         }
         std::string body;
-        Poco::StreamCopier::copyToString(request.stream(), body);
+        if (!read_body(request, door_.max_body_bytes, body)) {
+            response.setKeepAlive(false);  // the rest of the body is not read
+            send_error(response, 413, "invalid_request_error",
+                       "request body larger than " + std::to_string(door_.max_body_bytes >> 20) +
+                           " MiB (server.max_body_mb)");
+            discard_rest(static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket());
+            return;
+        }
         const std::string path = request.getURI().substr(0, request.getURI().find('?'));
         if (path == "/health" && (request.getMethod() == "GET" || request.getMethod() == "HEAD")) {
             answer_health(door_, response);

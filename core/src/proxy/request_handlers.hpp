@@ -19,6 +19,7 @@ struct FrontDoor {
     Router router;
     std::vector<ModelSupervisor*> models;
     std::chrono::milliseconds upstream_idle_timeout;
+    std::streamsize max_body_bytes;
     std::atomic<bool> draining{false};
 };
 

@@ -142,7 +142,7 @@ Admission ModelSupervisor::admit() {
     if (serving()) {
         admission.admitted = true;
         admission.target = target_;
-        lock.unlock();
+        // Under the lock: a stop that starts after this point sees the ticket and aborts it.
         admission.ticket = in_flight_.add();
         return admission;
     }
@@ -155,10 +155,12 @@ Admission ModelSupervisor::admit() {
             break;
         case ModelState::stopping:
         case ModelState::stopped:
-            admission.message = stop_ ? "the engine is shutting down"
-                                      : "model '" + settings_.name + "' is not running";
-            admission.retry_after_s = 5;
-            break;
+            if (stop_) {
+                admission.message = "the engine is shutting down";
+                admission.retry_after_s = 5;
+                break;
+            }
+            [[fallthrough]];  // not started yet, or stopping a child on the way to a restart
         default:
             admission.message = ever_ready_ ? "model '" + settings_.name +
                                                   "' is restarting and was not ready within " +
