@@ -57,8 +57,7 @@ TEST_CASE("real: a killed llama-server is restarted and serves again", "[real][s
     REQUIRE(engine->wait_log("-> backoff", 5s));
     REQUIRE(engine->wait_health(200, 30s));
     CHECK(only_child(*engine) != first);
-    auto answer =
-        http(engine->port(), "POST", "/v1/completions", R"({"prompt":"hi","max_tokens":4})");
+    auto answer = http(engine->port(), "POST", "/completion", long_generation(false, 4));
     CHECK(answer.status == 200);
 }
 
