@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "harness.hpp"
@@ -159,4 +161,90 @@ TEST_CASE("real: a file that is not GGUF fails after the load-error retries",
     CHECK(answer.status == 503);
     CHECK(json::parse(answer.body)["error"]["message"].get<std::string>().find(
               "model 'tiny' has failed") != std::string::npos);
+}
+
+TEST_CASE("real: 20 llama-server kills in a row under light load give only clean answers",
+          "[real][supervision]") {
+    auto engine = real_engine(
+        "models.tiny.restart.initial_delay = 0.05\n"
+        "models.tiny.restart.max_delay = 0.2\n"
+        "models.tiny.restart.max_retries = 100\n"
+        "models.tiny.queue_timeout = 20\n");
+    const std::string answer_body = long_generation(false, 16);
+    const std::string stream_body = long_generation(true, 32);
+    std::atomic<bool> done{false};
+    std::atomic<int> answers{0}, unclean{0};
+    std::string last_unclean;
+    std::mutex unclean_mutex;
+    auto note_unclean = [&](const std::string& what) {
+        ++unclean;
+        std::lock_guard<std::mutex> lock(unclean_mutex);
+        last_unclean = what;
+    };
+    std::vector<std::thread> clients;
+    // Stops the clients however the test ends (a failed REQUIRE must not leave them running).
+    struct Join {
+        std::atomic<bool>& done;
+        std::vector<std::thread>& threads;
+        ~Join() {
+            done = true;
+            for (auto& t : threads) {
+                if (t.joinable()) t.join();
+            }
+        }
+    } join{done, clients};
+    clients.emplace_back([&] {
+        while (!done) {
+            try {
+                auto r = http(engine->port(), "POST", "/completion", answer_body, {}, 30s);
+                ++answers;
+                bool clean = r.status == 200 || ((r.status == 502 || r.status == 503) &&
+                                                 json::parse(r.body)["error"].is_object());
+                if (!clean) note_unclean(std::to_string(r.status) + " " + r.body);
+            } catch (const std::exception& e) {
+                note_unclean(e.what());
+            }
+        }
+    });
+    clients.emplace_back([&] {
+        while (!done) {
+            try {
+                auto r = stream(engine->port(), "/completion", stream_body, 30s);
+                ++answers;
+                bool clean = r.status == 502 || r.status == 503 ||
+                             (r.status == 200 && !r.events.empty() &&
+                              (is_last_completion_event(r.events.back()) ||
+                               r.events.back().rfind("data: {\"error\"", 0) == 0));
+                if (!clean) {
+                    note_unclean("stream " + std::to_string(r.status) + " " +
+                                 (r.events.empty() ? "" : r.events.back()));
+                }
+            } catch (const std::exception& e) {
+                note_unclean(e.what());
+            }
+        }
+    });
+    pid_t child = only_child(*engine);
+    for (int kills = 0; kills < 20; ++kills) {
+        REQUIRE(child > 0);
+        std::this_thread::sleep_for(100ms);  // let some requests run
+        kill(child, SIGKILL);
+        // Wait for the replacement to be up and serving.
+        pid_t next = 0;
+        auto deadline = Clock::now() + 30s;
+        while (Clock::now() < deadline &&
+               ((next = only_child(*engine)) == 0 || next == child ||
+                !engine->log_contains("child pid " + std::to_string(next) + " started"))) {
+            std::this_thread::sleep_for(10ms);
+        }
+        REQUIRE(engine->wait_health(200, 30s));
+        child = next;
+    }
+    done = true;
+    for (auto& t : clients) t.join();
+    INFO(answers << " answers, " << unclean << " unclean; last: " << last_unclean);
+    CHECK(answers > 20);
+    CHECK(unclean == 0);
+    CHECK(engine->log_count("killed by signal 9 (SIGKILL) after") == 20);
+    CHECK(engine->stop(SIGTERM) == 0);
 }

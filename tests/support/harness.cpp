@@ -479,8 +479,11 @@ std::string real_model_config(const std::string& extra) {
 }
 
 pid_t only_child(const Engine& engine) {
-    auto children = children_of(engine.pid());
-    return children.size() == 1 ? children.front() : 0;
+    std::vector<pid_t> alive;
+    for (pid_t pid : children_of(engine.pid())) {
+        if (process_alive(pid)) alive.push_back(pid);  // not a zombie the engine has yet to reap
+    }
+    return alive.size() == 1 ? alive.front() : 0;
 }
 
 FakeEngine::FakeEngine(const std::string& fake_args, const std::string& extra_config) {

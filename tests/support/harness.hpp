@@ -141,7 +141,7 @@ std::string fake_model_config(const std::string& name, const std::string& model_
 // The config lines for model "tiny" run by the real llama-server (see real_parts()).
 std::string real_model_config(const std::string& extra = "");
 
-// The engine's one child process, or 0 if it has none or several.
+// The engine's one live child process, or 0 if it has none or several.
 pid_t only_child(const Engine& engine);
 
 // Chat requests for model "m", plain and streamed.
