@@ -28,11 +28,20 @@ using Poco::Util::Option;
 constexpr unsigned kStopSignals = 1;
 constexpr unsigned kWakeUp = 2;
 
+// Under nohup, SIGHUP is ignored on purpose: a blocked signal is queued even when ignored, so
+// it must then stay out of the set that sigwait takes.
+bool hangup_ignored() {
+    struct sigaction current {};
+    return sigaction(SIGHUP, nullptr, &current) == 0 && current.sa_handler == SIG_IGN;
+}
+
 sigset_t signal_set(unsigned which) {
+    static const bool with_hangup = !hangup_ignored();  // read once, before anything changes it
     sigset_t set;
     sigemptyset(&set);
     if (which & kStopSignals) {
-        for (int sig : {SIGINT, SIGTERM, SIGQUIT, SIGHUP}) sigaddset(&set, sig);
+        for (int sig : {SIGINT, SIGTERM, SIGQUIT}) sigaddset(&set, sig);
+        if (with_hangup) sigaddset(&set, SIGHUP);
     }
     if (which & kWakeUp) sigaddset(&set, SIGUSR2);
     return set;

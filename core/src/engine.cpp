@@ -120,12 +120,17 @@ void Engine::stop(const std::atomic<bool>& hurry) {
             }
         }
     }
+    size_t cut_off = 0;
+    for (auto& m : models_) cut_off += m->in_flight().count();
     for (auto& m : models_) m->request_stop();
     for (auto& m : models_) m->join();
-    // Requests cut off by the stop are now writing their last words (an error event or a 502):
-    // let them, before the connections are closed.
-    auto last_words = Clock::now() + std::chrono::seconds(2);
-    for (auto& m : models_) m->in_flight().wait_empty(last_words);
+    if (cut_off > 0) {
+        // Requests cut off by the stop are writing their last words (an error event or a 502).
+        // Their tickets go when the handler returns; Poco writes the final chunk just after.
+        auto last_words = Clock::now() + std::chrono::seconds(2);
+        for (auto& m : models_) m->in_flight().wait_empty(last_words);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     if (http_ && http_->server) {
         http_->server->stopAll(true);
         http_->pool.joinAll();

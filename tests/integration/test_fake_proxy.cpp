@@ -238,6 +238,7 @@ TEST_CASE("a request body over server.max_body_mb gets 413", "[fake][proxy]") {
     std::string big(1024 * 1024 + 1, 'x');
     auto answer = http(fake.port(), "POST", "/v1/chat/completions", big);
     CHECK(answer.status == 413);
+    CHECK(answer.reason == "Request Entity Too Large");
     CHECK(json::parse(answer.body)["error"]["message"].get<std::string>().find(
               "server.max_body_mb") != std::string::npos);
     std::string fits(1024 * 1024, 'x');
@@ -259,4 +260,22 @@ TEST_CASE("an HTTP/1.0 client gets the stream without chunked encoding", "[fake]
     std::string head = Poco::toLower(answer.substr(0, answer.find("\r\n\r\n")));
     CHECK(head.find("transfer-encoding") == std::string::npos);
     CHECK(answer.find("data: [DONE]\n\n") != std::string::npos);
+}
+
+TEST_CASE("a body that ends before its Content-Length gets 400 and is not forwarded",
+          "[fake][proxy]") {
+    FakeEngine fake("--fake-load-ms 0");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", fake.port()));
+    socket.setReceiveTimeout(Poco::Timespan(10, 0));
+    std::string request =
+        "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"prompt\":";
+    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    socket.shutdownSend();  // the client gives up mid-upload
+    std::string answer;
+    char buffer[4096];
+    int n;
+    while ((n = socket.receiveBytes(buffer, sizeof buffer)) > 0) answer.append(buffer, n);
+    CHECK(answer.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(http(fake.port(), "GET", "/fake/last-request").status == 404);  // nothing forwarded
 }

@@ -227,6 +227,17 @@ TEST_CASE("SIGHUP stops the engine gracefully too", "[fake][drain]") {
     CHECK(wait_all_gone(children, 2s));
 }
 
+TEST_CASE("under nohup, SIGHUP does not stop the engine", "[fake][drain]") {
+    TempDir files;
+    std::string model = files.write("model.gguf", "x");
+    Engine engine(fake_model_config("m", model, "--fake-load-ms 0"), "properties", {}, {"nohup"});
+    REQUIRE(engine.wait_health(200, 10s));
+    engine.signal(SIGHUP);
+    std::this_thread::sleep_for(500ms);
+    CHECK(http(engine.port(), "GET", "/health").status == 200);
+    CHECK(engine.stop(SIGTERM) == 0);
+}
+
 TEST_CASE("a child that ignores SIGTERM is killed after stop_timeout", "[fake][drain]") {
     FakeEngine fake("--fake-load-ms 0 --fake-ignore-sigterm", "models.m.stop_timeout = 0.5\n");
     REQUIRE(fake.engine->wait_health(200, 10s));

@@ -84,6 +84,12 @@ class RawResponse {
 
     // Reads the status line and headers. Returns false if the connection closed first.
     bool read_head(int& status, std::multimap<std::string, std::string>& headers) {
+        std::string reason;
+        return read_head(status, reason, headers);
+    }
+
+    bool read_head(int& status, std::string& reason,
+                   std::multimap<std::string, std::string>& headers) {
         size_t end;
         while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
             if (!fill()) return false;
@@ -93,6 +99,8 @@ class RawResponse {
         std::string line;
         std::getline(head, line);
         status = std::stoi(line.substr(9, 3));
+        reason = line.size() > 13 ? line.substr(13) : "";
+        if (!reason.empty() && reason.back() == '\r') reason.pop_back();
         while (std::getline(head, line)) {
             if (!line.empty() && line.back() == '\r') line.pop_back();
             auto colon = line.find(':');
@@ -174,7 +182,7 @@ HttpResult http(uint16_t port, const std::string& method, const std::string& tar
                 std::chrono::milliseconds timeout) {
     RawResponse raw(port, method, target, body, headers, timeout);
     HttpResult result;
-    if (!raw.read_head(result.status, result.headers)) return result;
+    if (!raw.read_head(result.status, result.reason, result.headers)) return result;
     if (method == "HEAD") return result;
     bool complete = false;
     while (true) {
@@ -226,7 +234,7 @@ std::string base64_decode(const std::string& text) {
 }
 
 Engine::Engine(const std::string& config, const std::string& extension,
-               std::vector<std::string> extra_args) {
+               std::vector<std::string> extra_args, std::vector<std::string> launcher) {
     port_ = free_port();
     std::string text = config;
     // The harness owns the listen address so that tests can run side by side.
@@ -237,6 +245,10 @@ Engine::Engine(const std::string& config, const std::string& extension,
     spec.program = engine_binary();
     spec.argv = {engine_binary(), "--config", config_path_, "--plugin-dir", plugin_dir()};
     spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
+    if (!launcher.empty()) {
+        spec.program = launcher.front();
+        spec.argv.insert(spec.argv.begin(), launcher.begin(), launcher.end());
+    }
     child_ = gradatum::ChildProcess::spawn(
         spec,
         [this](bool, const std::string& line) {

@@ -34,6 +34,7 @@ uint16_t free_port();
 
 struct HttpResult {
     int status = 0;
+    std::string reason;
     std::multimap<std::string, std::string> headers;  // names lower-cased
     std::string body;
     std::string header(const std::string& name) const;
@@ -69,8 +70,10 @@ std::string base64_decode(const std::string& text);
 class Engine {
   public:
     // `config` is the file content; `extension` picks the format.
+    // `launcher`: a program that execs the engine (e.g. {"nohup"}).
     explicit Engine(const std::string& config, const std::string& extension = "properties",
-                    std::vector<std::string> extra_args = {});
+                    std::vector<std::string> extra_args = {},
+                    std::vector<std::string> launcher = {});
     ~Engine();
 
     // Waits until GET /health answers `status`; false on timeout or if the engine exited.

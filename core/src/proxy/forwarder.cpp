@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <functional>
 #include <memory>
 
 #include "chunked_decoder.hpp"
@@ -67,8 +68,12 @@ enum class PumpEnd { complete, client_gone, upstream_broke };
 // Moves the upstream body to the client.
 class Pump {
   public:
-    Pump(UpstreamSession& upstream, StreamSocket& client, std::chrono::milliseconds idle_timeout)
-        : upstream_(upstream), client_(client), idle_timeout_(idle_timeout) {}
+    Pump(UpstreamSession& upstream, StreamSocket& client, std::chrono::milliseconds idle_timeout,
+         std::function<bool()> aborted)
+        : upstream_(upstream),
+          client_(client),
+          idle_timeout_(idle_timeout),
+          aborted_(std::move(aborted)) {}
 
     // Waits until the upstream has bytes (or has ended); checks the client and the idle limit
     // meanwhile. `why` says what went wrong for idle_timeout and error.
@@ -118,7 +123,8 @@ class Pump {
                 return PumpEnd::upstream_broke;
             }
             if (n <= 0) {
-                if (framing == Framing::until_close) return PumpEnd::complete;
+                // A close ends such a body, unless the engine caused it (an abort).
+                if (framing == Framing::until_close && !aborted_()) return PumpEnd::complete;
                 why = "the backend closed the connection before the response was complete";
                 return PumpEnd::upstream_broke;
             }
@@ -152,6 +158,7 @@ class Pump {
     UpstreamSession& upstream_;
     StreamSocket& client_;
     std::chrono::milliseconds idle_timeout_;
+    std::function<bool()> aborted_;
     std::string tail_;
 };
 
@@ -210,7 +217,7 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
     outgoing.setKeepAlive(false);
 
     HTTPResponse upstream_response;
-    Pump pump(*upstream, client, job.idle_timeout);
+    Pump pump(*upstream, client, job.idle_timeout, [&job] { return job.ticket.aborted(); });
     std::string why;
     try {
         std::ostream& out = upstream->sendRequest(outgoing);
@@ -263,8 +270,17 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
         out.flush();
         return;
     }
-    // A body cut short cannot be mended: close the connection so the client sees it is cut.
-    ::shutdown(client.impl()->sockfd(), SHUT_RDWR);
+    // A body cut short cannot be mended; the client must see that it is cut. With chunked or
+    // Content-Length framing, an early end of stream says so (and keeps Poco from adding a final
+    // chunk). A close-delimited body (HTTP/1.0) would look complete: reset it instead.
+    response.setKeepAlive(false);
+    try {
+        client.setLinger(true, 0);
+    } catch (const Poco::Exception&) {
+    }
+    if (response.getChunkedTransferEncoding() || response.hasContentLength()) {
+        ::shutdown(client.impl()->sockfd(), SHUT_RDWR);
+    }
 }
 
 }  // namespace gradatum::proxy

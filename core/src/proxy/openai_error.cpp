@@ -12,7 +12,7 @@ std::string error_json(int status, const std::string& type, const std::string& m
 void send_error(Poco::Net::HTTPServerResponse& response, int status, const std::string& type,
                 const std::string& message, int retry_after_s) {
     std::string body = error_json(status, type, message);
-    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     response.setContentType("application/json; charset=utf-8");
     if (retry_after_s > 0) response.set("Retry-After", std::to_string(retry_after_s));
     response.setContentLength64(static_cast<Poco::Int64>(body.size()));

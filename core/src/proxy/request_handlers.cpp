@@ -59,29 +59,53 @@ void answer_models(const FrontDoor& door, HTTPServerResponse& response) {
     response.send() << body;
 }
 
-// Reads the whole body; false if it is larger than `limit` (it is then not read to the end).
-bool read_body(HTTPServerRequest& request, std::streamsize limit, std::string& body) {
-    if (request.hasContentLength() && request.getContentLength64() > limit) return false;
-    std::istream& in = request.stream();
-    char buffer[16384];
-    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-        body.append(buffer, static_cast<size_t>(in.gcount()));
-        if (static_cast<std::streamsize>(body.size()) > limit) return false;
+enum class BodyRead { complete, too_large, incomplete };
+
+// Reads the whole body. Too large: it is not read to the end. Incomplete: the client went away
+// or stalled mid-upload; forwarding the part would make llama-server work for nobody.
+BodyRead read_body(HTTPServerRequest& request, std::streamsize limit, std::string& body) {
+    if (request.hasContentLength() && request.getContentLength64() > limit) {
+        return BodyRead::too_large;
     }
-    return true;
+    try {
+        std::istream& in = request.stream();
+        char buffer[16384];
+        while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+            body.append(buffer, static_cast<size_t>(in.gcount()));
+            if (static_cast<std::streamsize>(body.size()) > limit) return BodyRead::too_large;
+        }
+        if (in.bad()) return BodyRead::incomplete;
+    } catch (const Poco::Exception&) {
+        return BodyRead::incomplete;
+    }
+    if (request.hasContentLength() &&
+        static_cast<Poco::Int64>(body.size()) != request.getContentLength64()) {
+        return BodyRead::incomplete;
+    }
+    return BodyRead::complete;
 }
 
-// A client still sending a refused body would get a reset instead of the answer: stop writing,
-// then read and drop what it sends for a little while (a lingering close).
+// A client still sending a body we will not read would get a reset instead of the answer: stop
+// writing, then read and drop what it sends for a short while (a lingering close).
 void discard_rest(Poco::Net::StreamSocket& client) {
     try {
         client.shutdownSend();
-        client.setReceiveTimeout(Poco::Timespan(2, 0));
+        client.setReceiveTimeout(Poco::Timespan(0, 200 * 1000));
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
         char buffer[16384];
-        for (int i = 0; i < 1024 && client.receiveBytes(buffer, sizeof buffer) > 0; ++i) {
+        while (std::chrono::steady_clock::now() < deadline &&
+               client.receiveBytes(buffer, sizeof buffer) > 0) {
         }
     } catch (const Poco::Exception&) {
     }
+}
+
+// Answers with an error and closes, without reading the rest of the request.
+void refuse(HTTPServerRequest& request, HTTPServerResponse& response, int status,
+            const std::string& type, const std::string& message, int retry_after_s = 0) {
+    response.setKeepAlive(false);
+    send_error(response, status, type, message, retry_after_s);
+    discard_rest(static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket());
 }
 
 class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
@@ -105,18 +129,22 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
         static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket().setSendTimeout(
             kClientSendTimeout);
         if (door_.draining) {
-            response.setKeepAlive(false);
-            send_error(response, 503, "unavailable_error", "the engine is shutting down", 5);
+            refuse(request, response, 503, "unavailable_error", "the engine is shutting down", 5);
             return;
         }
         std::string body;
-        if (!read_body(request, door_.max_body_bytes, body)) {
-            response.setKeepAlive(false);  // the rest of the body is not read
-            send_error(response, 413, "invalid_request_error",
+        switch (read_body(request, door_.max_body_bytes, body)) {
+            case BodyRead::complete:
+                break;
+            case BodyRead::too_large:
+                refuse(request, response, 413, "invalid_request_error",
                        "request body larger than " + std::to_string(door_.max_body_bytes >> 20) +
                            " MiB (server.max_body_mb)");
-            discard_rest(static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket());
-            return;
+                return;
+            case BodyRead::incomplete:
+                refuse(request, response, 400, "invalid_request_error",
+                       "the request body ended before its announced length");
+                return;
         }
         const std::string path = request.getURI().substr(0, request.getURI().find('?'));
         if (path == "/health" && (request.getMethod() == "GET" || request.getMethod() == "HEAD")) {

@@ -1,7 +1,9 @@
 #include "upstream_session.hpp"
 
+#include <Poco/Exception.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,7 +28,8 @@ Poco::Net::StreamSocket connect_to(const std::string& host, uint16_t port,
 UpstreamSession::UpstreamSession(const std::string& host, uint16_t port,
                                  Poco::Timespan connect_timeout, Poco::Timespan io_timeout)
     : HTTPClientSession(connect_to(host, port, connect_timeout, io_timeout)) {
-    abort_fd_ = ::dup(socket().impl()->sockfd());
+    abort_fd_ = ::fcntl(socket().impl()->sockfd(), F_DUPFD_CLOEXEC, 0);
+    if (abort_fd_ < 0) throw Poco::IOException("dup of the upstream socket failed");
 }
 
 UpstreamSession::~UpstreamSession() {

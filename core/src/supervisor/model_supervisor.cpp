@@ -129,10 +129,12 @@ Admission ModelSupervisor::admit() {
     Admission admission;
     std::unique_lock<std::mutex> lock(mutex_);
     auto serving = [&] { return state_ == ModelState::ready && child_alive_; };
+    // Between two children of a model that has served before (stopping counts: the control
+    // thread stops a hung or slow child on its way to a restart).
     auto restarting = [&] {
         return ever_ready_ && !stop_ &&
                (state_ == ModelState::starting || state_ == ModelState::backoff ||
-                (state_ == ModelState::ready && !child_alive_));
+                state_ == ModelState::stopping || (state_ == ModelState::ready && !child_alive_));
     };
     if (!serving() && restarting()) {
         // The model served before: hold the request while it comes back (bounded).
@@ -148,26 +150,19 @@ Admission ModelSupervisor::admit() {
     }
     admission.status = 503;
     admission.error_type = "unavailable_error";
-    switch (state_) {
-        case ModelState::failed:
-            admission.message = "model '" + settings_.name + "' has failed: " + reason_;
-            admission.retry_after_s = 0;
-            break;
-        case ModelState::stopping:
-        case ModelState::stopped:
-            if (stop_) {
-                admission.message = "the engine is shutting down";
-                admission.retry_after_s = 5;
-                break;
-            }
-            [[fallthrough]];  // not started yet, or stopping a child on the way to a restart
-        default:
-            admission.message = ever_ready_ ? "model '" + settings_.name +
-                                                  "' is restarting and was not ready within " +
-                                                  std::to_string(settings_.queue_timeout_s) + " s"
-                                            : "Loading model";
-            admission.retry_after_s = ever_ready_ ? 5 : 1;
-            break;
+    if (stop_) {
+        admission.message = "the engine is shutting down";
+        admission.retry_after_s = 5;
+    } else if (state_ == ModelState::failed) {
+        admission.message = "model '" + settings_.name + "' has failed: " + reason_;
+    } else if (ever_ready_) {
+        admission.message =
+            "model '" + settings_.name + "' is restarting and was not ready within " +
+            std::to_string(static_cast<int>(settings_.queue_timeout_s)) + " s (queue_timeout)";
+        admission.retry_after_s = 5;
+    } else {
+        admission.message = "Loading model";  // llama-server's own words while it loads
+        admission.retry_after_s = 1;
     }
     return admission;
 }
