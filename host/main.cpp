@@ -3,6 +3,7 @@
 // 69 listen address unavailable, 70 internal error, 78 invalid config.
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
+#include <Poco/Util/OptionException.h>
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 #include <signal.h>
@@ -183,6 +184,17 @@ int main(int argc, char** argv) {
     logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
     spdlog::set_default_logger(logger);
     try {
+        {
+            // Poco reports a bad option as a config error (78); it is a usage error (64). Parse
+            // once with a throwaway app (only one Application may exist at a time).
+            EngineApp probe;
+            try {
+                probe.init(argc, argv);
+            } catch (const Poco::Util::OptionException& e) {
+                std::cerr << "gradatum-engine: " << e.displayText() << " (see --help)\n";
+                return Poco::Util::Application::EXIT_USAGE;
+            }
+        }
         EngineApp app;
         return app.run(argc, argv);
     } catch (const std::exception& e) {

@@ -86,6 +86,12 @@ TEST_CASE("usage errors exit 64", "[fake][errors]") {
     std::string output;
     CHECK(run_engine_args({}, output) == kExitUsage);
     CHECK(output.find("--config FILE is required") != std::string::npos);
+    output.clear();
+    CHECK(run_engine_args({"--bogus"}, output) == kExitUsage);
+    CHECK(output.find("Unknown option specified: bogus") != std::string::npos);
+    output.clear();
+    CHECK(run_engine_args({"--config"}, output) == kExitUsage);
+    CHECK(output.find("config requires FILE") != std::string::npos);
 }
 
 TEST_CASE("the --version flag prints the engine and plugin ABI versions", "[fake][errors]") {
