@@ -427,6 +427,7 @@ std::string last_line_of(const std::string& command) {
 RealParts find_real_parts() {
     RealParts parts;
     parts.llama_server = last_line_of(source_dir() + "/scripts/get-llama-server.sh --no-build");
+    if (parts.llama_server.empty()) return parts;  // no need for a model then
     if (const char* model = std::getenv("GE_TINY_MODEL")) {
         parts.model = model;
     } else {
