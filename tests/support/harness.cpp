@@ -360,6 +360,22 @@ int run_engine_args(const std::vector<std::string>& args, std::string& output) {
     return status.signal ? 128 + status.signal : status.code;
 }
 
+namespace {
+
+// /proc/PID/stat, or "" if the process is gone (reading a vanishing process fails with ESRCH,
+// which libstdc++'s filebuf turns into an exception).
+std::string proc_stat(pid_t pid) {
+    try {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        if (!stat) return "";
+        return std::string((std::istreambuf_iterator<char>(stat)), {});
+    } catch (const std::exception&) {
+        return "";
+    }
+}
+
+}  // namespace
+
 std::vector<pid_t> children_of(pid_t parent) {
     std::vector<pid_t> out;
     DIR* proc = opendir("/proc");
@@ -367,8 +383,7 @@ std::vector<pid_t> children_of(pid_t parent) {
     while (dirent* entry = readdir(proc)) {
         pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
         if (pid <= 0) continue;
-        std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
-        std::string content((std::istreambuf_iterator<char>(stat)), {});
+        std::string content = proc_stat(pid);
         auto close_paren = content.rfind(')');
         if (close_paren == std::string::npos) continue;
         std::istringstream fields(content.substr(close_paren + 2));
@@ -382,9 +397,7 @@ std::vector<pid_t> children_of(pid_t parent) {
 }
 
 bool process_alive(pid_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    if (!stat) return false;
-    std::string content((std::istreambuf_iterator<char>(stat)), {});
+    std::string content = proc_stat(pid);
     auto close_paren = content.rfind(')');
     return close_paren != std::string::npos && content.size() > close_paren + 2 &&
            content[close_paren + 2] != 'Z' && content[close_paren + 2] != 'X';
