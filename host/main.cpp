@@ -15,8 +15,8 @@
 #include <iostream>
 #include <thread>
 
-#include "gradatum/config.hpp"
-#include "gradatum/engine.hpp"
+#include "config/config.hpp"
+#include "engine.hpp"
 #include "gradatum/plugin_abi.h"
 #include "gradatum/version.hpp"
 

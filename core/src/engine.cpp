@@ -1,4 +1,4 @@
-#include "gradatum/engine.hpp"
+#include "engine.hpp"
 
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
@@ -10,10 +10,10 @@
 #include <chrono>
 #include <thread>
 
-#include "gradatum/backend.hpp"
-#include "gradatum/model_supervisor.hpp"
-#include "gradatum/plugin_registry.hpp"
+#include "plugin/backend_instance.hpp"
+#include "plugin/plugin_registry.hpp"
 #include "proxy/request_handlers.hpp"
+#include "supervisor/model_supervisor.hpp"
 
 namespace gradatum {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "gradatum/child_process.hpp"
+#include "process/child_process.hpp"
 
 namespace ge_test {
 

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <string>
 
-#include "gradatum/config.hpp"
+#include "config/config.hpp"
 #include "temp_dir.hpp"
 
 using gradatum::ConfigError;

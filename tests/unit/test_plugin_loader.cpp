@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "gradatum/backend.hpp"
-#include "gradatum/config.hpp"
-#include "gradatum/engine.hpp"
-#include "gradatum/plugin_registry.hpp"
-#include "gradatum/program_lookup.hpp"
+#include "config/config.hpp"
+#include "engine.hpp"
+#include "plugin/backend_instance.hpp"
+#include "plugin/plugin_registry.hpp"
+#include "process/program_lookup.hpp"
 #include "temp_dir.hpp"
 
 using gradatum::BackendInstance;

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <set>
 
-#include "gradatum/config.hpp"
+#include "config/config.hpp"
 #include "value_parsers.hpp"
 
 namespace gradatum {

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "gradatum/config.hpp"
+#include "config/config.hpp"
 
 namespace gradatum::config {
 

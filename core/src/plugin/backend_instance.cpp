@@ -4,8 +4,8 @@
 
 #include <cstring>
 
-#include "gradatum/backend.hpp"
-#include "gradatum/plugin_registry.hpp"
+#include "plugin/backend_instance.hpp"
+#include "plugin/plugin_registry.hpp"
 
 namespace gradatum {
 

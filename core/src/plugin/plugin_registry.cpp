@@ -1,5 +1,5 @@
 // Loading plugins: each refusal names the file and the reason, and never stops the others.
-#include "gradatum/plugin_registry.hpp"
+#include "plugin/plugin_registry.hpp"
 
 #include <Poco/DirectoryIterator.h>
 #include <Poco/Exception.h>
@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "gradatum/program_lookup.hpp"
+#include "process/program_lookup.hpp"
 
 namespace gradatum {
 

@@ -1,4 +1,4 @@
-#include "gradatum/child_process.hpp"
+#include "process/child_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,7 +14,7 @@
 #include <map>
 #include <vector>
 
-#include "gradatum/program_lookup.hpp"
+#include "process/program_lookup.hpp"
 
 extern char** environ;
 

@@ -1,4 +1,4 @@
-#include "gradatum/program_lookup.hpp"
+#include "process/program_lookup.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>

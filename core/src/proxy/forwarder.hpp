@@ -7,8 +7,8 @@
 #include <chrono>
 #include <string>
 
-#include "gradatum/backend.hpp"
-#include "gradatum/in_flight.hpp"
+#include "plugin/backend_instance.hpp"
+#include "supervisor/in_flight.hpp"
 
 namespace gradatum::proxy {
 

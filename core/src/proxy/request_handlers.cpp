@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "forwarder.hpp"
-#include "gradatum/model_supervisor.hpp"
 #include "openai_error.hpp"
+#include "supervisor/model_supervisor.hpp"
 
 namespace gradatum::proxy {
 

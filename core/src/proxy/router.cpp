@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gradatum/model_supervisor.hpp"
+#include "supervisor/model_supervisor.hpp"
 
 namespace gradatum::proxy {
 

@@ -1,4 +1,4 @@
-#include "gradatum/in_flight.hpp"
+#include "supervisor/in_flight.hpp"
 
 namespace gradatum {
 

@@ -1,12 +1,13 @@
-#include "gradatum/model_supervisor.hpp"
+#include "supervisor/model_supervisor.hpp"
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
-#include "gradatum/child_process.hpp"
-#include "gradatum/probe.hpp"
+#include "process/child_process.hpp"
+#include "supervisor/child_port.hpp"
+#include "supervisor/http_probe.hpp"
 
 namespace gradatum {
 
@@ -194,7 +195,7 @@ ExitInfo ModelSupervisor::run_child_once() {
     ProbeRequest probe;
     uint16_t port = 0;
     try {
-        port = free_port(kChildHost);
+        port = pick_child_port(kChildHost);
         spec = backend_->spawn_spec(kChildHost, port);
         target = backend_->target(kChildHost, port);
         probe = backend_->probe_request();

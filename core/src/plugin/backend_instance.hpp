@@ -1,14 +1,12 @@
 // C++ view of a backend plugin instance: the core's side of plugin_abi.h.
 #pragma once
 
-#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <utility>
-#include <vector>
 
-#include "gradatum/config.hpp"
+#include "backend_types.hpp"
+#include "config/config.hpp"
 #include "gradatum/plugin_abi.h"
 
 namespace gradatum {
@@ -19,44 +17,6 @@ class Plugin;
 class BackendError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
-};
-
-struct SpawnSpec {
-    std::string program;  // a path, or a name looked up on PATH
-    std::vector<std::string> argv;
-    std::vector<std::string> env;  // NAME=value, added to the engine's environment
-    std::string workdir;
-};
-
-struct Target {
-    std::string host;
-    uint16_t port = 0;
-    std::vector<std::pair<std::string, std::string>> headers;
-};
-
-struct ProbeRequest {
-    std::string method = "GET";
-    std::string path = "/health";
-};
-
-enum class ProbeVerdict { loading, ready, failed };
-
-struct ExitInfo {
-    int exit_code = -1;
-    int signal = 0;
-    bool was_ready = false;
-    bool stopped_by_core = false;
-    uint64_t uptime_ms = 0;
-    uint64_t ready_ms = 0;
-    uint64_t now_ms = 0;
-    std::string stderr_tail;
-    std::string core_reason;
-};
-
-struct ExitDecision {
-    bool restart = false;
-    uint32_t delay_ms = 0;
-    std::string reason;
 };
 
 // One model's plugin instance. Not thread-safe: the model's supervisor thread makes every call.

@@ -1,4 +1,4 @@
-// Small network helpers of the supervisor: a free port for a child, and one HTTP probe.
+// One HTTP request to a child, to check its readiness or liveness.
 #pragma once
 
 #include <chrono>
@@ -6,10 +6,6 @@
 #include <string>
 
 namespace gradatum {
-
-// Asks the kernel for a free TCP port on `host`. Another process may take it before the child
-// binds; the child then fails to start and the restart policy picks a new port.
-uint16_t free_port(const std::string& host);
 
 struct ProbeAnswer {
     int status = 0;  // 0: no HTTP answer (refused, reset, timed out)

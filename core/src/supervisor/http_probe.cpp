@@ -1,20 +1,11 @@
-#include "gradatum/probe.hpp"
+#include "supervisor/http_probe.hpp"
 
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
 #include <Poco/StreamCopier.h>
 
 namespace gradatum {
-
-uint16_t free_port(const std::string& host) {
-    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(host, 0));
-    uint16_t port = socket.address().port();
-    socket.close();
-    return port;
-}
 
 ProbeAnswer http_probe(const std::string& host, uint16_t port, const std::string& method,
                        const std::string& path, std::chrono::milliseconds timeout) {

@@ -11,9 +11,9 @@
 #include <string>
 #include <thread>
 
-#include "gradatum/backend.hpp"
-#include "gradatum/config.hpp"
-#include "gradatum/in_flight.hpp"
+#include "config/config.hpp"
+#include "plugin/backend_instance.hpp"
+#include "supervisor/in_flight.hpp"
 
 namespace gradatum {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <thread>
 
-#include "gradatum/backend.hpp"
+#include "backend_types.hpp"
 
 namespace gradatum {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "gradatum/config.hpp"
+#include "config/config.hpp"
 
 namespace gradatum {
 
