@@ -175,6 +175,9 @@ class EngineApp : public Poco::Util::ServerApplication {
 int main(int argc, char** argv) {
     // A client that goes away must not kill the engine (POCO-NOTES item 4).
     signal(SIGPIPE, SIG_IGN);
+    // Inherited as SIG_IGN (some launchers do that), children would be reaped by the kernel and
+    // their exit statuses lost: waitid would block until every child had exited.
+    signal(SIGCHLD, SIG_DFL);
     // Stop signals are taken with sigwait only: block them before any thread starts, so that
     // every thread inherits the block and none is killed by a default action. Children get a
     // clean mask (see child_process.cpp).

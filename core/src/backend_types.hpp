@@ -34,6 +34,7 @@ struct ExitInfo {
     int signal = 0;
     bool was_ready = false;
     bool stopped_by_core = false;
+    bool exec_failed = false;  // the program could not be run at all (missing, exec refused)
     uint64_t uptime_ms = 0;
     uint64_t ready_ms = 0;
     uint64_t now_ms = 0;

@@ -23,7 +23,7 @@ struct Engine::Http {
     Http(proxy::Router router, std::vector<ModelSupervisor*> models, const ServerSettings& s)
         : door{std::move(router),
                std::move(models),
-               std::chrono::milliseconds(static_cast<long long>(s.upstream_idle_timeout_s * 1000)),
+               s.upstream_idle_timeout,
                static_cast<std::streamsize>(s.max_body_mb) * 1024 * 1024,
                {}},
           // One thread per open connection or stream (POCO-NOTES item 1): size it from config.
@@ -107,8 +107,7 @@ void Engine::stop(const std::atomic<bool>& hurry) {
         http_->door.draining = true;
         http_->server->stop();    // stops accepting; open connections go on
         http_->listener.close();  // new clients are refused at once instead of queueing
-        auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long long>(
-                                           config_.server.drain_timeout_s * 1000));
+        auto deadline = Clock::now() + config_.server.drain_timeout;
         for (auto& m : models_) {
             while (!hurry && Clock::now() < deadline &&
                    !m->in_flight().wait_empty(

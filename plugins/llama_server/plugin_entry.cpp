@@ -144,6 +144,8 @@ int32_t on_exit(ge_instance* instance, const ge_exit_info_t* info, ge_exit_decis
     exit.signal = info->signal;
     exit.was_ready = info->was_ready;
     exit.stopped_by_core = info->stopped_by_core;
+    // A 1.0 host does not say; it then never reports an exec failure as an exit.
+    exit.exec_failed = GE_HAS_FIELD(info, ge_exit_info_t, exec_failed) && info->exec_failed;
     exit.ready_ms = info->ready_ms;
     exit.now_ms = info->now_ms;
     exit.stderr_tail = info->stderr_tail ? info->stderr_tail : "";

@@ -31,7 +31,7 @@ std::string telling_line(const std::string& tail) {
 
 // A model that cannot load will not load on the next try either.
 bool is_load_error(const ChildExit& exit) {
-    if (contains(exit.core_reason, "could not start")) return true;
+    if (exit.exec_failed) return true;
     return !exit.was_ready && exit.exit_code == 1 &&
            (contains(exit.stderr_tail, "failed to load model") ||
             contains(exit.stderr_tail, "invalid magic characters") ||

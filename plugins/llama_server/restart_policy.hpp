@@ -16,6 +16,7 @@ struct ChildExit {
     int signal = 0;
     bool was_ready = false;
     bool stopped_by_core = false;
+    bool exec_failed = false;  // the program could not be run at all
     uint64_t ready_ms = 0;
     uint64_t now_ms = 0;
     std::string stderr_tail;

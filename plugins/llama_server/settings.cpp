@@ -3,11 +3,11 @@
 #include <sys/stat.h>
 
 #include <cctype>
-#include <cerrno>
+#include <charconv>
 #include <climits>
-#include <cmath>
-#include <cstdlib>
 #include <set>
+
+#include "gradatum/config_values.hpp"
 
 namespace llama_server {
 
@@ -15,44 +15,44 @@ namespace {
 
 const std::string kPrefix = "llama_server.";
 
-std::string trim(const std::string& s) {
-    auto b = s.find_first_not_of(" \t\r\n");
-    if (b == std::string::npos) return "";
-    return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
+using gradatum::config_values::trim;
 
 long long integer(const std::string& key, const std::string& text, long long min,
                   long long max = LLONG_MAX) {
-    std::string t = trim(text);
-    char* end = nullptr;
-    errno = 0;
-    long long v = std::strtoll(t.c_str(), &end, 10);
-    // ERANGE: strtoll clamps silently, so 99999999999999999999 would read as LLONG_MAX.
-    if (t.empty() || *end != '\0' || errno == ERANGE || v < min || v > max) {
+    auto v = gradatum::config_values::parse_integer(text);
+    if (!v || *v < min || *v > max) {
         std::string range = max == LLONG_MAX
                                 ? ">= " + std::to_string(min)
                                 : "from " + std::to_string(min) + " to " + std::to_string(max);
         throw SettingsError(key, "expected a whole number " + range + ", got '" + text + "'");
     }
-    return v;
+    return *v;
 }
 
 double seconds(const std::string& key, const std::string& text) {
-    std::string t = trim(text);
-    char* end = nullptr;
-    double v = std::strtod(t.c_str(), &end);
-    if (t.empty() || *end != '\0' || !std::isfinite(v) || v < 0) {
-        throw SettingsError(key, "expected a number of seconds, got '" + text + "'");
+    auto v = gradatum::config_values::parse_duration(text);
+    if (!v) {
+        throw SettingsError(
+            key, gradatum::config_values::duration_expectation() + ", got '" + text + "'");
+    }
+    return static_cast<double>(v->count()) / 1000;
+}
+
+// A fraction from 0 to 1.
+double fraction(const std::string& key, const std::string& text) {
+    double v = 0;
+    std::string_view t = trim(text);
+    auto [end, error] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || error != std::errc() || end != t.data() + t.size() || !(v >= 0 && v <= 1)) {
+        throw SettingsError(key, "expected a fraction from 0 to 1, got '" + text + "'");
     }
     return v;
 }
 
 bool boolean(const std::string& key, const std::string& text) {
-    std::string t = trim(text);
-    for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (t == "true" || t == "yes" || t == "on" || t == "1") return true;
-    if (t == "false" || t == "no" || t == "off" || t == "0") return false;
-    throw SettingsError(key, "expected true or false, got '" + text + "'");
+    auto v = gradatum::config_values::parse_bool(text);
+    if (!v) throw SettingsError(key, "expected true or false, got '" + text + "'");
+    return *v;
 }
 
 void require_file(const std::string& key, const std::string& path) {
@@ -75,10 +75,9 @@ void read_restart(const std::string& key, const std::string& value, RestartSetti
         r.stable_after_s = seconds(key, value);
     else if (name == "load_error_retries")
         r.load_error_retries = static_cast<int>(integer(key, value, 0, INT_MAX));
-    else if (name == "jitter") {
-        r.jitter = seconds(key, value);
-        if (r.jitter > 1) throw SettingsError(key, "expected a fraction from 0 to 1");
-    } else {
+    else if (name == "jitter")
+        r.jitter = fraction(key, value);
+    else {
         throw SettingsError(key,
                             "unknown key (known: restart.initial_delay, max_delay, "
                             "max_retries, window, stable_after, load_error_retries, jitter)");
@@ -88,9 +87,9 @@ void read_restart(const std::string& key, const std::string& value, RestartSetti
 void read_llama(const std::string& key, const std::string& value, Settings& s) {
     const std::string name = key.substr(kPrefix.size());
     if (name == "binary")
-        s.binary = trim(value);
+        s.binary = std::string(trim(value));
     else if (name == "model")
-        s.model = trim(value);
+        s.model = std::string(trim(value));
     else if (name == "ctx_size")
         s.ctx_size = integer(key, value, 0);
     else if (name == "threads")
@@ -98,17 +97,17 @@ void read_llama(const std::string& key, const std::string& value, Settings& s) {
     else if (name == "parallel")
         s.parallel = integer(key, value, 1);
     else if (name == "n_gpu_layers") {
-        std::string t = trim(value);
+        std::string t(trim(value));
         if (t != "auto" && t != "all") integer(key, t, -1);
         s.n_gpu_layers = t;
     } else if (name == "mmproj")
-        s.mmproj = trim(value);
+        s.mmproj = std::string(trim(value));
     else if (name == "embeddings")
         s.embeddings = boolean(key, value);
     else if (name == "alias")
-        s.alias = trim(value);
+        s.alias = std::string(trim(value));
     else if (name == "api_key")
-        s.api_key = trim(value);
+        s.api_key = std::string(trim(value));
     else if (name == "args")
         s.extra_args = split_args(value);
     else {

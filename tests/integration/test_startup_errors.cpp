@@ -2,6 +2,7 @@
 #include <Poco/Net/ServerSocket.h>
 #include <catch2/catch.hpp>
 
+#include "gradatum/plugin_abi.h"
 #include "harness.hpp"
 
 using namespace ge_test;
@@ -97,7 +98,8 @@ TEST_CASE("usage errors exit 64", "[fake][errors]") {
 TEST_CASE("the --version flag prints the engine and plugin ABI versions", "[fake][errors]") {
     std::string output;
     CHECK(run_engine_args({"--version"}, output) == 0);
-    CHECK(output.find("gradatum-engine 0.1.0 (plugin ABI 1.0)") != std::string::npos);
+    CHECK(output.find("gradatum-engine 0.1.0 (plugin ABI " + std::to_string(GE_ABI_MAJOR) + "." +
+                      std::to_string(GE_ABI_MINOR) + ")") != std::string::npos);
 }
 
 TEST_CASE("a JSON config runs the same engine", "[fake][config]") {

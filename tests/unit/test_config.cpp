@@ -102,13 +102,14 @@ std::string describe(const EngineConfig& c) {
     std::ostringstream out;
     out << "listen=" << c.server.listen.host << ":" << c.server.listen.port
         << " threads=" << c.server.threads << " max_queued=" << c.server.max_queued
-        << " drain=" << c.server.drain_timeout_s << " idle=" << c.server.upstream_idle_timeout_s
+        << " drain=" << c.server.drain_timeout.count()
+        << "ms idle=" << c.server.upstream_idle_timeout.count() << "ms"
         << " default=" << c.server.default_model << " log=" << c.log_level << "\n";
     for (const auto& m : c.models) {
-        out << "model " << m.name << " backend=" << m.backend << " ready=" << m.ready_timeout_s
-            << " queue=" << m.queue_timeout_s << " stop=" << m.stop_timeout_s
-            << " liveness=" << m.liveness.interval_s << "/" << m.liveness.timeout_s << "/"
-            << m.liveness.failures << "\n";
+        out << "model " << m.name << " backend=" << m.backend
+            << " ready=" << m.ready_timeout.count() << " queue=" << m.queue_timeout.count()
+            << " stop=" << m.stop_timeout.count() << " liveness=" << m.liveness.interval.count()
+            << "/" << m.liveness.timeout.count() << "/" << m.liveness.failures << "\n";
         for (const auto& [key, value] : m.backend_config)
             out << "  " << key << "=" << value << "\n";
     }
@@ -141,7 +142,7 @@ TEST_CASE("properties file is read into typed settings", "[config]") {
     CHECK(c.server.listen.port == 9090);
     CHECK(c.server.threads == 32);
     CHECK(c.server.max_queued == 256);  // default
-    CHECK(c.server.drain_timeout_s == 30);
+    CHECK(c.server.drain_timeout == std::chrono::milliseconds(30000));
     CHECK(c.server.default_model == "qwen");
     CHECK(c.log_level == "debug");
 
@@ -149,11 +150,11 @@ TEST_CASE("properties file is read into typed settings", "[config]") {
     const auto& qwen = c.models[0];  // sorted by name
     CHECK(qwen.name == "qwen");
     CHECK(qwen.backend == "llama_server");
-    CHECK(qwen.ready_timeout_s == 120);
-    CHECK(qwen.queue_timeout_s == 30);
-    CHECK(qwen.stop_timeout_s == 10);
-    CHECK(qwen.liveness.interval_s == 10);
-    CHECK(qwen.liveness.timeout_s == 5);
+    CHECK(qwen.ready_timeout == std::chrono::milliseconds(120000));
+    CHECK(qwen.queue_timeout == std::chrono::milliseconds(30000));
+    CHECK(qwen.stop_timeout == std::chrono::milliseconds(10000));
+    CHECK(qwen.liveness.interval == std::chrono::milliseconds(10000));
+    CHECK(qwen.liveness.timeout == std::chrono::milliseconds(5000));
     CHECK(qwen.liveness.failures == 3);
     // Core keys are consumed; everything else goes to the plugin, keyed below models.<name>.
     CHECK(qwen.backend_config ==
@@ -162,8 +163,8 @@ TEST_CASE("properties file is read into typed settings", "[config]") {
 
     const auto& tiny = c.models[1];
     CHECK(tiny.name == "tiny-2");
-    CHECK(tiny.ready_timeout_s == 600);
-    CHECK(tiny.queue_timeout_s == 2.5);
+    CHECK(tiny.ready_timeout == std::chrono::milliseconds(600000));
+    CHECK(tiny.queue_timeout == std::chrono::milliseconds(2500));
     CHECK(tiny.backend_config ==
           std::map<std::string, std::string>{{"llama_server.model", "${HOME}/tiny.gguf"}});
 
@@ -188,11 +189,25 @@ TEST_CASE("defaults apply when only a model is configured", "[config]") {
     CHECK(c.server.listen.host == "127.0.0.1");
     CHECK(c.server.listen.port == 8080);
     CHECK(c.server.threads == 256);
-    CHECK(c.server.upstream_idle_timeout_s == 3600);
+    CHECK(c.server.upstream_idle_timeout == std::chrono::milliseconds(3600000));
     CHECK(c.server.default_model.empty());
     CHECK(c.log_level == "info");
     REQUIRE(c.models.size() == 1);
     CHECK(c.models[0].backend_config.empty());
+}
+
+TEST_CASE("durations: 30 days is the most, and a positive value is at least 1 ms", "[config]") {
+    TempDir dir;
+    auto c = load_config(dir.write("d.properties", std::string(kOneModel) +
+                                                       "models.qwen.queue_timeout = 2592000\n"
+                                                       "models.qwen.stop_timeout = 0\n"
+                                                       "models.qwen.liveness.timeout = 0.0004\n"
+                                                       "server.drain_timeout = 1.1\n"));
+    CHECK(c.models[0].queue_timeout == std::chrono::hours(24 * 30));
+    CHECK(c.models[0].stop_timeout == std::chrono::milliseconds(0));
+    // Truncated to 0 ms, Poco would take it as "no timeout" at all.
+    CHECK(c.models[0].liveness.timeout == std::chrono::milliseconds(1));
+    CHECK(c.server.drain_timeout == std::chrono::milliseconds(1100));
 }
 
 TEST_CASE("listen accepts bracketed IPv6 and port 0", "[config]") {
@@ -214,14 +229,14 @@ TEST_CASE("every core model key is read", "[config]") {
                                                            "server.drain_timeout = 4\n"
                                                            "server.upstream_idle_timeout = 60\n"));
     REQUIRE(c.models.size() == 1);
-    CHECK(c.models[0].stop_timeout_s == 3);
-    CHECK(c.models[0].liveness.interval_s == 1.5);
-    CHECK(c.models[0].liveness.timeout_s == 0.5);
+    CHECK(c.models[0].stop_timeout == std::chrono::milliseconds(3000));
+    CHECK(c.models[0].liveness.interval == std::chrono::milliseconds(1500));
+    CHECK(c.models[0].liveness.timeout == std::chrono::milliseconds(500));
     CHECK(c.models[0].liveness.failures == 7);
     CHECK(c.models[0].backend_config.empty());  // none of these is the plugin's
     CHECK(c.server.max_queued == 9);
-    CHECK(c.server.drain_timeout_s == 4);
-    CHECK(c.server.upstream_idle_timeout_s == 60);
+    CHECK(c.server.drain_timeout == std::chrono::milliseconds(4000));
+    CHECK(c.server.upstream_idle_timeout == std::chrono::milliseconds(60000));
 }
 
 TEST_CASE("config errors name the file and the full key", "[config]") {
@@ -270,15 +285,37 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
     }
     SECTION("seconds that are not a number") {
         CHECK(error(std::string(kOneModel) + "models.qwen.ready_timeout = abc\n") ==
-              file + ": models.qwen.ready_timeout: expected a number of seconds, got 'abc'");
+              file +
+                  ": models.qwen.ready_timeout: expected a number of seconds from 0 to 2592000 (30 "
+                  "days), got 'abc'");
     }
     SECTION("seconds with trailing garbage") {
         CHECK(error(std::string(kOneModel) + "models.qwen.queue_timeout = 10s\n") ==
-              file + ": models.qwen.queue_timeout: expected a number of seconds, got '10s'");
+              file +
+                  ": models.qwen.queue_timeout: expected a number of seconds from 0 to 2592000 (30 "
+                  "days), got '10s'");
+    }
+    SECTION("seconds past 30 days") {
+        CHECK(error(std::string(kOneModel) + "models.qwen.queue_timeout = 2592000.001\n") ==
+              file +
+                  ": models.qwen.queue_timeout: expected a number of seconds from 0 to 2592000 "
+                  "(30 days), got '2592000.001'");
+        CHECK(error(std::string(kOneModel) + "server.upstream_idle_timeout = 1e300\n") ==
+              file +
+                  ": server.upstream_idle_timeout: expected a number of seconds from 0 to 2592000 "
+                  "(30 days), got '1e300'");
+    }
+    SECTION("a timeout that must wait cannot be 0") {
+        CHECK(error(std::string(kOneModel) + "server.upstream_idle_timeout = 0\n") ==
+              file + ": server.upstream_idle_timeout: must be above 0");
+        CHECK(error(std::string(kOneModel) + "models.qwen.ready_timeout = 0\n") ==
+              file + ": models.qwen.ready_timeout: must be above 0");
     }
     SECTION("negative seconds") {
         CHECK(error(std::string(kOneModel) + "server.drain_timeout = -1\n") ==
-              file + ": server.drain_timeout: expected a number of seconds, got '-1'");
+              file +
+                  ": server.drain_timeout: expected a number of seconds from 0 to 2592000 (30 "
+                  "days), got '-1'");
     }
     SECTION("whole number below its minimum") {
         CHECK(error(std::string(kOneModel) + "server.threads = 2\n") ==
@@ -333,16 +370,20 @@ TEST_CASE("errors name the key in every format", "[config]") {
     TempDir dir;
     CHECK(error_of(dir, "e.ini", "[models.qwen]\nbackend = llama_server\nready_timeout = abc\n") ==
           dir.path() +
-              "/e.ini: models.qwen.ready_timeout: expected a number of seconds, got 'abc'");
+              "/e.ini: models.qwen.ready_timeout: expected a number of seconds from 0 to 2592000 "
+              "(30 days), got 'abc'");
     CHECK(error_of(dir, "e.xml",
                    "<c><models><qwen><backend>llama_server</backend>"
                    "<ready_timeout>abc</ready_timeout></qwen></models></c>") ==
           dir.path() +
-              "/e.xml: models.qwen.ready_timeout: expected a number of seconds, got 'abc'");
+              "/e.xml: models.qwen.ready_timeout: expected a number of seconds from 0 to 2592000 "
+              "(30 days), got 'abc'");
     CHECK(
         error_of(dir, "e.json",
                  R"({"models": {"qwen": {"backend": "llama_server", "ready_timeout": "abc"}}})") ==
-        dir.path() + "/e.json: models.qwen.ready_timeout: expected a number of seconds, got 'abc'");
+        dir.path() +
+            "/e.json: models.qwen.ready_timeout: expected a number of seconds from 0 to 2592000 "
+            "(30 days), got 'abc'");
 }
 
 TEST_CASE("server given as a value is an error in JSON and XML too", "[config]") {

@@ -286,11 +286,29 @@ TEST_CASE("parse_settings rejects bad numbers", "[llama_server][settings]") {
     CHECK(settings_error(m.with({{"llama_server.ctx_size", "99999999999999999999"}})) ==
           "llama_server.ctx_size | expected a whole number >= 0, got '99999999999999999999'");
     CHECK(settings_error(m.with({{"restart.window", "five"}})) ==
-          "restart.window | expected a number of seconds, got 'five'");
+          "restart.window | expected a number of seconds from 0 to 2592000 (30 days), got 'five'");
     CHECK(settings_error(m.with({{"restart.initial_delay", "-0.5"}})) ==
-          "restart.initial_delay | expected a number of seconds, got '-0.5'");
+          "restart.initial_delay | expected a number of seconds from 0 to 2592000 (30 days), got "
+          "'-0.5'");
     CHECK(settings_error(m.with({{"restart.jitter", "1.5"}})) ==
-          "restart.jitter | expected a fraction from 0 to 1");
+          "restart.jitter | expected a fraction from 0 to 1, got '1.5'");
+}
+
+TEST_CASE("restart durations are bounded and never round down to 0", "[llama_server][settings]") {
+    ModelDir m;
+    // 30 days is the most; one millisecond more, or a huge value, is a config error (before:
+    // window * 1000 overflowed uint64 arithmetic).
+    auto longest = m.parse({{"restart.window", "2592000"}});
+    CHECK(longest.restart.window_s == 2592000);
+    CHECK(settings_error(m.with({{"restart.window", "2592000.001"}})) ==
+          "restart.window | expected a number of seconds from 0 to 2592000 (30 days), got "
+          "'2592000.001'");
+    CHECK(settings_error(m.with({{"restart.max_delay", "1e300"}})) ==
+          "restart.max_delay | expected a number of seconds from 0 to 2592000 (30 days), got "
+          "'1e300'");
+    // A sub-millisecond delay is 1 ms, not 0.
+    auto tiny = m.parse({{"restart.initial_delay", "0.0001"}});
+    CHECK(tiny.restart.initial_delay_s == Approx(0.001));
 }
 
 TEST_CASE("parse_settings rejects unknown keys", "[llama_server][settings]") {
@@ -500,11 +518,17 @@ TEST_CASE("what counts as a load error", "[llama_server][restart]") {
     SECTION("core could not start the program") {
         ChildExit e;
         e.core_reason = "could not start /usr/bin/llama-server: Permission denied";
+        e.exec_failed = true;
         Decision d = RestartPolicy(r, 1).on_exit(e);
         CHECK_FALSE(d.restart);
         CHECK(d.reason ==
               "could not load 1 times; check the model's config (could not start "
               "/usr/bin/llama-server: Permission denied)");
+    }
+    SECTION("a resource shortage at start is not a load error, whatever its wording") {
+        ChildExit e;
+        e.core_reason = "could not start /usr/bin/llama-server: cannot create a thread";
+        CHECK(RestartPolicy(r, 1).on_exit(e).restart);
     }
     SECTION("the same stderr after the model was ready is a crash") {
         ChildExit e = load_failure(0);

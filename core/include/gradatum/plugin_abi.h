@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define GE_ABI_MAJOR 1
-#define GE_ABI_MINOR 0
+#define GE_ABI_MINOR 1
 
 /* Name of the one symbol every plugin exports. */
 #define GE_PLUGIN_ENTRY_SYMBOL "ge_plugin_entry"
@@ -169,6 +169,9 @@ typedef struct ge_exit_info {
     uint64_t now_ms;         /* monotonic clock, for budgets */
     const char* stderr_tail; /* the last lines the child wrote to stderr */
     const char* core_reason; /* why the core stopped it, or "" */
+    /* ABI 1.1: the program could not be run at all (missing, not executable, exec refused);
+     * core_reason says why. Not set for resource shortages (fork, pipes, threads). */
+    bool exec_failed;
 } ge_exit_info_t;
 
 typedef enum ge_exit_action {

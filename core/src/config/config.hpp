@@ -1,6 +1,7 @@
 // Typed, validated engine settings read from a Poco configuration file.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <stdexcept>
@@ -28,26 +29,27 @@ struct ListenAddress {
 
 struct ServerSettings {
     ListenAddress listen;
-    int threads = 256;                      // request threads: one per open connection/stream
-    int max_queued = 256;                   // accepted connections waiting for a thread
-    double drain_timeout_s = 30;            // graceful stop: wait for in-flight requests
-    double upstream_idle_timeout_s = 3600;  // silence allowed between upstream bytes
-    std::string default_model;              // for requests that name no model
-    int max_body_mb = 64;                   // larger request bodies get 413
+    int threads = 256;     // request threads: one per open connection/stream
+    int max_queued = 256;  // accepted connections waiting for a thread
+    // Durations are bounded by config_values::kMaxDuration (30 days) and at least 1 ms unless 0.
+    std::chrono::milliseconds drain_timeout{30'000};  // graceful stop: wait for in-flight requests
+    std::chrono::milliseconds upstream_idle_timeout{3'600'000};  // silence between upstream bytes
+    std::string default_model;                                   // for requests that name no model
+    int max_body_mb = 64;                                        // larger request bodies get 413
 };
 
 struct LivenessSettings {
-    double interval_s = 10;
-    double timeout_s = 5;
+    std::chrono::milliseconds interval{10'000};
+    std::chrono::milliseconds timeout{5'000};
     int failures = 3;
 };
 
 struct ModelSettings {
     std::string name;
     std::string backend;
-    double ready_timeout_s = 600;
-    double queue_timeout_s = 30;
-    double stop_timeout_s = 10;
+    std::chrono::milliseconds ready_timeout{600'000};
+    std::chrono::milliseconds queue_timeout{30'000};
+    std::chrono::milliseconds stop_timeout{10'000};
     LivenessSettings liveness;
     // Every other key under models.<name>. (e.g. "llama_server.model"), raw, for the plugin.
     std::map<std::string, std::string> backend_config;

@@ -13,7 +13,8 @@
 #include <set>
 
 #include "config/config.hpp"
-#include "value_parsers.hpp"
+#include "config/value_parsers.hpp"
+#include "gradatum/config_values.hpp"
 
 namespace gradatum {
 
@@ -49,7 +50,8 @@ void collect_leaves(const AbstractConfiguration& conf, const std::string& prefix
     AbstractConfiguration::Keys children;
     conf.keys(prefix, children);
     if (children.empty()) {
-        if (!prefix.empty()) out[prefix] = config::trim(conf.getRawString(prefix, ""));
+        if (!prefix.empty())
+            out[prefix] = std::string(config_values::trim(conf.getRawString(prefix, "")));
         return;
     }
     for (const auto& child : children) {
@@ -68,11 +70,14 @@ class Validator {
 
     const std::map<std::string, std::string>& raw() const { return raw_; }
 
-    double seconds(const std::string& key, double fallback) const {
+    // `positive`: 0 is refused too (a timer that fires at once, a timeout that never waits).
+    std::chrono::milliseconds duration(const std::string& key, std::chrono::milliseconds fallback,
+                                       bool positive = false) const {
         auto it = raw_.find(key);
         if (it == raw_.end()) return fallback;
-        auto value = config::parse_seconds(it->second);
-        if (!value) fail(key, "expected a number of seconds, got '" + it->second + "'");
+        auto value = config_values::parse_duration(it->second);
+        if (!value) fail(key, config_values::duration_expectation() + ", got '" + it->second + "'");
+        if (positive && value->count() == 0) fail(key, "must be above 0");
         return *value;
     }
 
@@ -80,7 +85,7 @@ class Validator {
                       long long max) const {
         auto it = raw_.find(key);
         if (it == raw_.end()) return fallback;
-        auto value = config::parse_integer(it->second);
+        auto value = config_values::parse_integer(it->second);
         if (!value || *value < min || *value > max) {
             fail(key, "expected a whole number from " + std::to_string(min) + " to " +
                           std::to_string(max) + ", got '" + it->second + "'");
@@ -121,9 +126,9 @@ ServerSettings read_server(const Validator& v) {
     }
     s.threads = static_cast<int>(v.integer("server.threads", s.threads, 4, 10000));
     s.max_queued = static_cast<int>(v.integer("server.max_queued", s.max_queued, 1, 100000));
-    s.drain_timeout_s = v.seconds("server.drain_timeout", s.drain_timeout_s);
-    s.upstream_idle_timeout_s =
-        v.seconds("server.upstream_idle_timeout", s.upstream_idle_timeout_s);
+    s.drain_timeout = v.duration("server.drain_timeout", s.drain_timeout);
+    s.upstream_idle_timeout =
+        v.duration("server.upstream_idle_timeout", s.upstream_idle_timeout, /*positive=*/true);
     s.max_body_mb = static_cast<int>(v.integer("server.max_body_mb", s.max_body_mb, 1, 65536));
     if (auto it = v.raw().find("server.default_model"); it != v.raw().end()) {
         s.default_model = it->second;
@@ -148,15 +153,15 @@ ModelSettings read_model(const Validator& v, const std::string& name) {
         v.fail(prefix + "backend", "missing (the plugin id, e.g. llama_server)");
     }
     m.backend = backend->second;
-    m.ready_timeout_s = v.seconds(prefix + "ready_timeout", m.ready_timeout_s);
-    m.queue_timeout_s = v.seconds(prefix + "queue_timeout", m.queue_timeout_s);
-    m.stop_timeout_s = v.seconds(prefix + "stop_timeout", m.stop_timeout_s);
-    m.liveness.interval_s = v.seconds(prefix + "liveness.interval", m.liveness.interval_s);
-    m.liveness.timeout_s = v.seconds(prefix + "liveness.timeout", m.liveness.timeout_s);
+    m.ready_timeout = v.duration(prefix + "ready_timeout", m.ready_timeout, /*positive=*/true);
+    m.queue_timeout = v.duration(prefix + "queue_timeout", m.queue_timeout);
+    m.stop_timeout = v.duration(prefix + "stop_timeout", m.stop_timeout);
+    m.liveness.interval =
+        v.duration(prefix + "liveness.interval", m.liveness.interval, /*positive=*/true);
+    m.liveness.timeout =
+        v.duration(prefix + "liveness.timeout", m.liveness.timeout, /*positive=*/true);
     m.liveness.failures =
         static_cast<int>(v.integer(prefix + "liveness.failures", m.liveness.failures, 1, 1000));
-    if (m.liveness.interval_s <= 0) v.fail(prefix + "liveness.interval", "must be above 0");
-    if (m.liveness.timeout_s <= 0) v.fail(prefix + "liveness.timeout", "must be above 0");
     return m;
 }
 

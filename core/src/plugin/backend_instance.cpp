@@ -128,6 +128,7 @@ ExitDecision BackendInstance::on_exit(const ExitInfo& info) {
     in.signal = info.signal;
     in.was_ready = info.was_ready;
     in.stopped_by_core = info.stopped_by_core;
+    in.exec_failed = info.exec_failed;
     in.uptime_ms = info.uptime_ms;
     in.ready_ms = info.ready_ms;
     in.now_ms = info.now_ms;

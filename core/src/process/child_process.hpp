@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -20,10 +19,17 @@
 
 namespace gradatum {
 
-// exec failed: "could not start <program>: <reason>".
+// The child could not be started: "could not start <program>: <reason>". `exec_failed` tells a
+// program that cannot be run (missing, not executable, exec refused: it will not run on a retry
+// either) from a resource shortage (pipes, threads, fork), which may pass.
 class SpawnError : public std::runtime_error {
   public:
-    using std::runtime_error::runtime_error;
+    SpawnError(const std::string& what, bool exec_failed)
+        : std::runtime_error(what), exec_failed_(exec_failed) {}
+    bool exec_failed() const { return exec_failed_; }
+
+  private:
+    bool exec_failed_;
 };
 
 struct ExitStatus {
@@ -41,7 +47,10 @@ class ChildProcess {
     // outlives the child (the model's supervisor thread). Throws SpawnError.
     static std::unique_ptr<ChildProcess> spawn(const SpawnSpec& spec, LineSink on_line,
                                                ExitCallback on_exit);
-    ~ChildProcess();  // SIGKILLs the group if it still runs, then joins its threads
+    // SIGKILLs the group if it still runs, then joins its threads. A child that was never seen
+    // to exit (stuck in uninterruptible sleep) is left behind: its threads are detached and keep
+    // this object's state alive, so that its exit, if it ever comes, is still reaped.
+    ~ChildProcess();
     ChildProcess(const ChildProcess&) = delete;
     ChildProcess& operator=(const ChildProcess&) = delete;
 
@@ -55,20 +64,15 @@ class ChildProcess {
     std::string stderr_tail() const;
 
   private:
-    ChildProcess() = default;
-    void read_output(int out_fd, int err_fd);
-    void wait_for_exit();
-    void keep_line(bool from_stderr, const std::string& line);
+    // What the reader and waiter threads share; owned jointly with them, so that threads left
+    // behind by the destructor never touch freed memory.
+    struct State;
+    explicit ChildProcess(std::shared_ptr<State> state) : state_(std::move(state)) {}
+    static void read_output(const std::shared_ptr<State>& state);
+    static void wait_for_exit(const std::shared_ptr<State>& state);
 
+    std::shared_ptr<State> state_;
     pid_t pid_ = -1;
-    LineSink on_line_;
-    ExitCallback on_exit_;
-    mutable std::mutex mutex_;
-    std::condition_variable changed_;
-    std::optional<ExitStatus> status_;
-    bool reaped_ = false;
-    bool output_closed_ = false;
-    std::deque<std::string> stderr_tail_;
     std::thread reader_;
     std::thread waiter_;
 };

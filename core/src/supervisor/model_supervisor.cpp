@@ -17,9 +17,19 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 const std::string kChildHost = "127.0.0.1";
+// After SIGKILL: how long a child may take to be reaped before it counts as stuck.
+constexpr milliseconds kKillGrace(5000);
+// After the child was seen to exit (or was killed and waited for): the exit notice's last steps.
+constexpr milliseconds kExitNoticeGrace(1000);
 
-milliseconds from_seconds(double seconds) {
-    return milliseconds(static_cast<long long>(seconds * 1000.0));
+// "2.5 s", "600 s", "0.001 s"
+std::string seconds_text(milliseconds ms) {
+    std::string text = std::to_string(ms.count() / 1000);
+    if (auto rest = ms.count() % 1000) {
+        std::string frac = std::to_string(1000 + rest).substr(1);
+        text += "." + frac.substr(0, frac.find_last_not_of('0') + 1);
+    }
+    return text + " s";
 }
 
 uint64_t monotonic_ms() {
@@ -139,7 +149,7 @@ Admission ModelSupervisor::admit() {
     };
     if (!serving() && restarting()) {
         // The model served before: hold the request while it comes back (bounded).
-        changed_.wait_for(lock, from_seconds(settings_.queue_timeout_s),
+        changed_.wait_for(lock, settings_.queue_timeout,
                           [&] { return serving() || !restarting(); });
     }
     if (serving()) {
@@ -157,9 +167,9 @@ Admission ModelSupervisor::admit() {
     } else if (state_ == ModelState::failed) {
         admission.message = "model '" + settings_.name + "' has failed: " + reason_;
     } else if (ever_ready_) {
-        admission.message =
-            "model '" + settings_.name + "' is restarting and was not ready within " +
-            std::to_string(static_cast<int>(settings_.queue_timeout_s)) + " s (queue_timeout)";
+        admission.message = "model '" + settings_.name +
+                            "' is restarting and was not ready within " +
+                            seconds_text(settings_.queue_timeout) + " (queue_timeout)";
         admission.retry_after_s = 5;
     } else {
         admission.message = "Loading model";  // llama-server's own words while it loads
@@ -169,22 +179,38 @@ Admission ModelSupervisor::admit() {
 }
 
 void ModelSupervisor::run() {
+    try {
+        supervise();
+    } catch (const std::exception& e) {
+        // A bug or a resource shortage in the control thread fails this model, not the engine.
+        fail_until_stopped(std::string("internal error in the model's control thread: ") +
+                           e.what());
+    } catch (...) {
+        fail_until_stopped("internal error in the model's control thread");
+    }
+    set_state(ModelState::stopped, "engine stopping");
+}
+
+void ModelSupervisor::fail_until_stopped(const std::string& reason) {
+    set_state(ModelState::failed, reason);
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return stop_; });
+}
+
+void ModelSupervisor::supervise() {
     while (!stop_requested()) {
         ExitInfo info = run_child_once();
         if (stop_requested()) break;
         ExitDecision decision = backend_->on_exit(info);
-        if (decision.restart) {
-            set_state(ModelState::backoff, decision.reason + "; restarting in " +
-                                               std::to_string(decision.delay_ms) + " ms");
-            std::unique_lock<std::mutex> lock(mutex_);
-            changed_.wait_for(lock, milliseconds(decision.delay_ms), [&] { return stop_; });
-        } else {
-            set_state(ModelState::failed, decision.reason);
-            std::unique_lock<std::mutex> lock(mutex_);
-            changed_.wait(lock, [&] { return stop_; });
+        if (!decision.restart) {
+            fail_until_stopped(decision.reason);
+            break;
         }
+        set_state(ModelState::backoff,
+                  decision.reason + "; restarting in " + std::to_string(decision.delay_ms) + " ms");
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait_for(lock, milliseconds(decision.delay_ms), [&] { return stop_; });
     }
-    set_state(ModelState::stopped, "engine stopping");
 }
 
 ExitInfo ModelSupervisor::run_child_once() {
@@ -229,6 +255,7 @@ ExitInfo ModelSupervisor::run_child_once() {
         }
         spdlog::error("model {}: {}", model, e.what());
         info.exit_code = 127;
+        info.exec_failed = e.exec_failed();
         info.core_reason = e.what();
         info.now_ms = monotonic_ms();
         return info;
@@ -241,7 +268,9 @@ ExitInfo ModelSupervisor::run_child_once() {
         watch_liveness(*child, target, probe, info);
         info.ready_ms = ms_since(ready_at);
     }
-    child->wait_exit(milliseconds(60 * 60 * 1000));
+    // The child has exited, or stop_child() has SIGKILLed it: a child that is still there is
+    // stuck in the kernel. The ChildProcess destructor leaves it behind instead of hanging.
+    child->wait_exit(kExitNoticeGrace);
     ExitStatus status = child->exit_status().value_or(ExitStatus{});
     info.exit_code = status.code;
     info.signal = status.signal;
@@ -262,8 +291,8 @@ ExitInfo ModelSupervisor::run_child_once() {
 bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
                                   const ProbeRequest& probe, ExitInfo& info) {
     auto spawned = Clock::now();
-    auto deadline = spawned + from_seconds(settings_.ready_timeout_s);
-    auto probe_timeout = std::min(from_seconds(settings_.liveness.timeout_s), milliseconds(2000));
+    auto deadline = spawned + settings_.ready_timeout;
+    auto probe_timeout = std::min(settings_.liveness.timeout, milliseconds(2000));
     while (true) {
         if (child_exited()) return false;
         if (stop_requested()) {
@@ -271,10 +300,10 @@ bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
             return false;
         }
         if (Clock::now() >= deadline) {
-            stop_child(child,
-                       "not ready after " + std::to_string(settings_.ready_timeout_s) +
-                           " s (ready_timeout)",
-                       info);
+            stop_child(
+                child,
+                "not ready after " + seconds_text(settings_.ready_timeout) + " (ready_timeout)",
+                info);
             return false;
         }
         ProbeAnswer answer =
@@ -304,8 +333,8 @@ bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
 void ModelSupervisor::watch_liveness(ChildProcess& child, const Target& target,
                                      const ProbeRequest& probe, ExitInfo& info) {
     int failures = 0;
-    auto interval = from_seconds(settings_.liveness.interval_s);
-    auto timeout = from_seconds(settings_.liveness.timeout_s);
+    auto interval = settings_.liveness.interval;
+    auto timeout = settings_.liveness.timeout;
     while (true) {
         wait_for_event(interval);
         if (child_exited()) return;
@@ -341,12 +370,18 @@ void ModelSupervisor::stop_child(ChildProcess& child, const std::string& reason,
     // engine's connections to it first, so it can exit.
     in_flight_.abort_all();
     child.signal_group(SIGTERM);
-    auto stop_timeout = from_seconds(settings_.stop_timeout_s);
+    auto stop_timeout = settings_.stop_timeout;
     if (!child.wait_exit(stop_timeout)) {
         spdlog::warn("model {}: child pid {} did not exit {} ms after SIGTERM; sending SIGKILL",
                      settings_.name, child.pid(), stop_timeout.count());
         child.signal_group(SIGKILL);
-        child.wait_exit(milliseconds(5000));
+        if (!child.wait_exit(kKillGrace)) {
+            spdlog::error(
+                "model {}: child pid {} did not exit {} ms after SIGKILL (stuck in the "
+                "kernel?); giving up on it",
+                settings_.name, child.pid(), kKillGrace.count());
+            info.core_reason += "; did not exit after SIGKILL";
+        }
     }
 }
 

@@ -58,6 +58,10 @@ class ModelSupervisor {
 
   private:
     void run();
+    // The restart loop; throws on a failure that is not the child's (the plugin, the system).
+    void supervise();
+    // Enters `failed` and waits for the engine's stop.
+    void fail_until_stopped(const std::string& reason);
     ExitInfo run_child_once();
     // Returns true when the child became ready; false when it exited or had to be stopped.
     bool await_ready(ChildProcess& child, const Target& target, const ProbeRequest& probe,
