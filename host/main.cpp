@@ -7,7 +7,6 @@
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -19,6 +18,7 @@
 #include "engine.hpp"
 #include "gradatum/plugin_abi.h"
 #include "gradatum/version.hpp"
+#include "logging/logging.hpp"
 
 namespace {
 
@@ -183,9 +183,11 @@ int main(int argc, char** argv) {
     // clean mask (see child_process.cpp).
     sigset_t handled = signal_set(kStopSignals | kWakeUp);
     pthread_sigmask(SIG_BLOCK, &handled, nullptr);
-    auto logger = spdlog::stderr_color_mt("gradatum");
-    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
-    spdlog::set_default_logger(logger);
+    gradatum::logging::init();
+    // Every return from here on writes out the queued log lines first.
+    struct FlushLog {
+        ~FlushLog() { gradatum::logging::shutdown(); }
+    } flush_log;
     try {
         {
             // Poco reports a bad option as a config error (78); it is a usage error (64). Parse

@@ -16,9 +16,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 namespace fake {
 namespace {
@@ -349,6 +351,24 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
             }
         } else if (path == "/fake/pid") {
             SendBody(response, 200, "text/plain", std::to_string(getpid()));
+        } else if (StartsWith(path, "/fake/spew/")) {
+            // A chatty child: N lines of output at once (e.g. llama-server's verbose logging).
+            const long lines = std::atol(path.c_str() + std::strlen("/fake/spew/"));
+            const std::string line(100, 'x');
+            for (long i = 0; i < lines; ++i) std::fprintf(stderr, "spew %ld %s\n", i, line.c_str());
+            std::fflush(stderr);
+            SendJson(response, 200, {{"lines", lines}});
+        } else if (StartsWith(path, "/fake/die-slowly/")) {
+            // A dying server: it refuses new connections at once, but exits only after `ms`.
+            const int ms = std::atoi(path.c_str() + std::strlen("/fake/die-slowly/"));
+            if (state_.close_listener) state_.close_listener();
+            SendJson(response, 200, {{"exiting_in_ms", ms}});
+            std::thread([ms] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+                std::fprintf(stderr, "main: dying slowly: exit now\n");
+                std::fflush(nullptr);
+                std::_Exit(1);
+            }).detach();
         } else {
             SendError(response, 404, "File Not Found", "not_found_error");
         }

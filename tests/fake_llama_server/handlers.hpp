@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -43,6 +44,9 @@ class ServerState {
     bool sleepFor(int ms);
     void beginShutdown() { shutdown_.set(); }
     bool shuttingDown() { return shutdown_.tryWait(0); }
+
+    // Closes the listening socket (new connections are refused); set by main.
+    std::function<void()> close_listener;
 
     // Counters for /metrics.
     std::atomic<long> requests_processing{0};

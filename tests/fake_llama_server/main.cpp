@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
     const std::string url = "http://" + HostForUrl(options.host) + ":" + std::to_string(port);
 
     fake::ServerState state(options);
+    state.close_listener = [socket]() mutable { socket.close(); };
     Poco::ThreadPool pool("fake-http", 4, kMaxThreads);
     Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(kMaxThreads);

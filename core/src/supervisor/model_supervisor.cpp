@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "logging/logging.hpp"
 #include "process/child_process.hpp"
 #include "supervisor/child_port.hpp"
 #include "supervisor/http_probe.hpp"
@@ -242,7 +243,13 @@ ExitInfo ModelSupervisor::run_child_once() {
             child_alive_ = true;
         }
         child = ChildProcess::spawn(
-            spec, [model](bool, const std::string& line) { spdlog::info("[{}] {}", model, line); },
+            spec,
+            [model](bool, const std::string& line) {
+                spdlog::info("[{}] {}", model, line);  // never blocks: see logging.hpp
+                if (size_t dropped = logging::take_dropped()) {
+                    spdlog::warn("{} log line(s) dropped: stderr is not keeping up", dropped);
+                }
+            },
             [this](const ExitStatus&) {
                 std::lock_guard<std::mutex> lock(mutex_);
                 child_alive_ = false;
