@@ -2,6 +2,7 @@
 
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/IPAddress.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/ThreadPool.h>
@@ -12,12 +13,25 @@
 
 #include "plugin/backend_instance.hpp"
 #include "plugin/plugin_registry.hpp"
-#include "proxy/request_handlers.hpp"
+#include "proxy/front_door.hpp"
 #include "supervisor/model_supervisor.hpp"
 
 namespace gradatum {
 
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+bool is_loopback(const std::string& host) {
+    if (host == "localhost") return true;
+    try {
+        return Poco::Net::IPAddress(host).isLoopback();
+    } catch (const Poco::Exception&) {
+        return false;
+    }
+}
+
+}  // namespace
 
 struct Engine::Http {
     Http(proxy::Router router, std::vector<ModelSupervisor*> models, const ServerSettings& s)
@@ -25,6 +39,7 @@ struct Engine::Http {
                std::move(models),
                s.upstream_idle_timeout,
                static_cast<std::streamsize>(s.max_body_mb) * 1024 * 1024,
+               is_loopback(s.listen.host),
                {}},
           // One thread per open connection or stream (POCO-NOTES item 1): size it from config.
           pool("http", 4, s.threads, 60) {}

@@ -210,3 +210,14 @@ TEST_CASE("copy_end_to_end_headers adds to what the target has", "[proxy][header
     using E = std::vector<std::pair<std::string, std::string>>;
     CHECK(entries(to) == E{{"Via", "1.1 client-proxy"}, {"Via", "1.1 upstream"}});
 }
+
+TEST_CASE("the decoder says how much of a feed was body", "[proxy][chunked]") {
+    ChunkedDecoder d;
+    std::string out;
+    size_t used = 0;
+    const std::string next = "GET /next HTTP/1.1\r\n";  // a pipelined request after the body
+    CHECK(d.feed((kBody + next).data(), kBody.size() + next.size(), out, &used));
+    CHECK(d.done());
+    CHECK(used == kBody.size());
+    CHECK(out == kPayload);
+}

@@ -57,6 +57,16 @@ inline std::optional<std::chrono::milliseconds> parse_duration(std::string_view 
     return std::chrono::milliseconds(ms);
 }
 
+// The inverse, for messages: 2500 ms -> "2.5 s".
+inline std::string format_seconds(std::chrono::milliseconds ms) {
+    std::string text = std::to_string(ms.count() / 1000);
+    if (auto rest = ms.count() % 1000) {
+        std::string fraction = std::to_string(1000 + rest).substr(1);
+        text += "." + fraction.substr(0, fraction.find_last_not_of('0') + 1);
+    }
+    return text + " s";
+}
+
 inline std::string duration_expectation() {
     return "expected a number of seconds from 0 to " + std::to_string(kMaxDuration.count() / 1000) +
            " (30 days)";

@@ -50,6 +50,9 @@ struct ModelSettings {
     std::chrono::milliseconds ready_timeout{600'000};
     std::chrono::milliseconds queue_timeout{30'000};
     std::chrono::milliseconds stop_timeout{10'000};
+    // Requests that may wait for a restart at once (each holds a request thread); the rest get
+    // 503 at once. Default: a quarter of server.threads, at most 64.
+    size_t max_waiting = 64;
     LivenessSettings liveness;
     // Every other key under models.<name>. (e.g. "llama_server.model"), raw, for the plugin.
     std::map<std::string, std::string> backend_config;

@@ -136,11 +136,12 @@ ServerSettings read_server(const Validator& v) {
     return s;
 }
 
-ModelSettings read_model(const Validator& v, const std::string& name) {
+ModelSettings read_model(const Validator& v, const std::string& name,
+                         const ServerSettings& server) {
     const std::string prefix = "models." + name + ".";
     static const std::set<std::string> core_keys = {
-        "backend",           "ready_timeout",    "queue_timeout",    "stop_timeout",
-        "liveness.interval", "liveness.timeout", "liveness.failures"};
+        "backend",           "ready_timeout",    "queue_timeout",     "stop_timeout",
+        "liveness.interval", "liveness.timeout", "liveness.failures", "max_waiting"};
     ModelSettings m;
     m.name = name;
     for (const auto& [key, value] : v.raw()) {
@@ -160,6 +161,8 @@ ModelSettings read_model(const Validator& v, const std::string& name) {
         v.duration(prefix + "liveness.interval", m.liveness.interval, /*positive=*/true);
     m.liveness.timeout =
         v.duration(prefix + "liveness.timeout", m.liveness.timeout, /*positive=*/true);
+    m.max_waiting = static_cast<size_t>(
+        v.integer(prefix + "max_waiting", std::min(64, server.threads / 4), 0, server.threads));
     m.liveness.failures =
         static_cast<int>(v.integer(prefix + "liveness.failures", m.liveness.failures, 1, 1000));
     return m;
@@ -200,7 +203,8 @@ EngineConfig load_config(const std::string& path) {
     config.source_path = path;
     config.raw = raw;
     config.server = read_server(v);
-    for (const auto& name : model_names) config.models.push_back(read_model(v, name));
+    for (const auto& name : model_names)
+        config.models.push_back(read_model(v, name, config.server));
     if (auto it = raw.find("logging.level"); it != raw.end()) {
         static const std::set<std::string> levels = {"trace", "debug", "info",
                                                      "warn",  "error", "off"};

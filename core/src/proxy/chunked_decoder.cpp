@@ -24,9 +24,9 @@ bool ChunkedDecoder::end_size_line() {
     return true;
 }
 
-bool ChunkedDecoder::feed(const char* data, size_t size, std::string& out) {
+bool ChunkedDecoder::feed(const char* data, size_t size, std::string& out, size_t* used) {
     size_t i = 0;
-    while (i < size) {
+    while (i < size && state_ != State::finished) {
         switch (state_) {
             case State::size_line:
             case State::payload_end:
@@ -60,11 +60,12 @@ bool ChunkedDecoder::feed(const char* data, size_t size, std::string& out) {
                 break;
             }
             case State::finished:
-                return true;  // bytes after the end are not ours
+                break;  // not reached: the loop ends there; bytes after the end are not ours
             case State::error:
                 return false;
         }
     }
+    if (used) *used = i;
     return state_ != State::error;
 }
 

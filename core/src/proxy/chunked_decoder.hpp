@@ -10,8 +10,9 @@ namespace gradatum::proxy {
 
 class ChunkedDecoder {
   public:
-    // Appends the payload found in `data` to `out`. Returns false on a framing error.
-    bool feed(const char* data, size_t size, std::string& out);
+    // Appends the payload found in `data` to `out`. Returns false on a framing error. `used`, if
+    // given, receives how many bytes of `data` belong to the body (fewer once it is done).
+    bool feed(const char* data, size_t size, std::string& out, size_t* used = nullptr);
     // True once the last chunk and the trailer have been read: the body is complete.
     bool done() const { return state_ == State::finished; }
 

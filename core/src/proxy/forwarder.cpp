@@ -186,8 +186,8 @@ void start_response(const Poco::Net::HTTPServerRequest& request, const HTTPRespo
 
 }  // namespace
 
-void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
-             Poco::Net::HTTPServerResponse& response, const ForwardJob& job) {
+ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
+                      Poco::Net::HTTPServerResponse& response, const ForwardJob& job) {
     StreamSocket& client = static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket();
     const std::string what = request.getMethod() + " " + request.getURI();
     auto fail = [&](int status, const std::string& message) {
@@ -200,8 +200,7 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
         upstream = std::make_unique<UpstreamSession>(
             job.target.host, job.target.port, kConnectTimeout, to_timespan(job.idle_timeout));
     } catch (const Poco::Exception& e) {
-        fail(502, "cannot reach the backend of model '" + job.model + "': " + e.displayText());
-        return;
+        return {true, "cannot reach the backend of model '" + job.model + "': " + e.displayText()};
     }
     AbortGuard guard{job.ticket};  // declared after `upstream`: destroyed before it
     job.ticket.set_abort([session = upstream.get()] { session->shutdown_now(); });
@@ -226,10 +225,10 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
         switch (pump.wait_for_upstream(why)) {
             case Wait::client_gone:
                 spdlog::debug("model {}: {}: client went away before the answer", job.model, what);
-                return;
+                return {};
             case Wait::idle_timeout:
                 fail(504, why);
-                return;
+                return {};
             case Wait::error:
                 throw Poco::Net::NetException(why);
             case Wait::data:
@@ -240,7 +239,7 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
         fail(502, job.ticket.aborted()
                       ? "model '" + job.model + "' was stopped before it answered"
                       : "the backend of model '" + job.model + "' failed: " + e.displayText());
-        return;
+        return {};
     }
 
     Framing framing = framing_of(request.getMethod(), upstream_response);
@@ -249,11 +248,11 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
     Poco::Int64 length =
         upstream_response.hasContentLength() ? upstream_response.getContentLength64() : 0;
     PumpEnd end = pump.run(framing, length, out, why);
-    if (end == PumpEnd::complete) return;
+    if (end == PumpEnd::complete) return {};
     upstream->shutdown_now();
     if (end == PumpEnd::client_gone) {
         spdlog::info("model {}: {}: client went away; upstream released", job.model, what);
-        return;
+        return {};
     }
     std::string message =
         job.ticket.aborted()
@@ -268,7 +267,7 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
         if (pump.tail().size() == 2 && pump.tail() != "\n\n") event = "\n\n" + event;
         out << event;
         out.flush();
-        return;
+        return {};
     }
     // A body cut short cannot be mended; the client must see that it is cut. With chunked or
     // Content-Length framing, an early end of stream says so (and keeps Poco from adding a final
@@ -281,6 +280,7 @@ void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
     if (response.getChunkedTransferEncoding() || response.hasContentLength()) {
         ::shutdown(client.impl()->sockfd(), SHUT_RDWR);
     }
+    return {};
 }
 
 }  // namespace gradatum::proxy

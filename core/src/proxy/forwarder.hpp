@@ -19,7 +19,14 @@ struct ForwardJob {
     std::chrono::milliseconds idle_timeout;  // allowed silence between upstream bytes
 };
 
-void forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
-             Poco::Net::HTTPServerResponse& response, const ForwardJob& job);
+// `connect_failed`: the child refused the connection and nothing was answered yet (the caller
+// may retry or answer). Otherwise the client has its answer, or an error in its place.
+struct ForwardResult {
+    bool connect_failed = false;
+    std::string error;
+};
+
+ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
+                      Poco::Net::HTTPServerResponse& response, const ForwardJob& job);
 
 }  // namespace gradatum::proxy

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "gradatum/config_values.hpp"
 #include "logging/logging.hpp"
 #include "process/child_process.hpp"
 #include "supervisor/child_port.hpp"
@@ -23,15 +24,7 @@ constexpr milliseconds kKillGrace(5000);
 // After the child was seen to exit (or was killed and waited for): the exit notice's last steps.
 constexpr milliseconds kExitNoticeGrace(1000);
 
-// "2.5 s", "600 s", "0.001 s"
-std::string seconds_text(milliseconds ms) {
-    std::string text = std::to_string(ms.count() / 1000);
-    if (auto rest = ms.count() % 1000) {
-        std::string frac = std::to_string(1000 + rest).substr(1);
-        text += "." + frac.substr(0, frac.find_last_not_of('0') + 1);
-    }
-    return text + " s";
-}
+using config_values::format_seconds;
 
 uint64_t monotonic_ms() {
     return static_cast<uint64_t>(
@@ -137,46 +130,67 @@ void ModelSupervisor::wait_for_event(milliseconds timeout) {
     changed_.wait_for(lock, timeout, [&] { return stop_ || !child_alive_; });
 }
 
-Admission ModelSupervisor::admit() {
+Admission ModelSupervisor::admit(uint64_t after_generation) {
     Admission admission;
     std::unique_lock<std::mutex> lock(mutex_);
-    auto serving = [&] { return state_ == ModelState::ready && child_alive_; };
+    auto serving = [&] {
+        return state_ == ModelState::ready && child_alive_ && generation_ > after_generation;
+    };
     // Between two children of a model that has served before (stopping counts: the control
     // thread stops a hung or slow child on its way to a restart).
     auto restarting = [&] {
-        return ever_ready_ && !stop_ &&
-               (state_ == ModelState::starting || state_ == ModelState::backoff ||
-                state_ == ModelState::stopping || (state_ == ModelState::ready && !child_alive_));
+        return ever_ready_ && !stop_ && state_ != ModelState::failed && !serving();
     };
-    if (!serving() && restarting()) {
-        // The model served before: hold the request while it comes back (bounded).
-        changed_.wait_for(lock, settings_.queue_timeout,
-                          [&] { return serving() || !restarting(); });
+    if (restarting()) {
+        // Waiting requests hold request threads: past the cap they are answered at once, so
+        // that /health and the other models keep their threads.
+        if (waiting_ >= settings_.max_waiting) {
+            admission.refusal = Refusal::too_many_waiting;
+            return admission;
+        }
+        ++waiting_;
+        changed_.wait_for(lock, settings_.queue_timeout, [&] { return !restarting(); });
+        --waiting_;
     }
     if (serving()) {
-        admission.admitted = true;
         admission.target = target_;
+        admission.generation = generation_;
         // Under the lock: a stop that starts after this point sees the ticket and aborts it.
         admission.ticket = in_flight_.add();
         return admission;
     }
-    admission.status = 503;
-    admission.error_type = "unavailable_error";
     if (stop_) {
-        admission.message = "the engine is shutting down";
-        admission.retry_after_s = 5;
+        admission.refusal = Refusal::stopping;
     } else if (state_ == ModelState::failed) {
-        admission.message = "model '" + settings_.name + "' has failed: " + reason_;
+        admission.refusal = Refusal::failed;
+        admission.failure = reason_;
     } else if (ever_ready_) {
-        admission.message = "model '" + settings_.name +
-                            "' is restarting and was not ready within " +
-                            seconds_text(settings_.queue_timeout) + " (queue_timeout)";
-        admission.retry_after_s = 5;
+        admission.refusal = Refusal::restart_timeout;
     } else {
-        admission.message = "Loading model";  // llama-server's own words while it loads
-        admission.retry_after_s = 1;
+        admission.refusal = Refusal::loading;
     }
     return admission;
+}
+
+ModelStatus ModelSupervisor::status() const {
+    ModelStatus s;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        s.state = state_;
+        s.reason = reason_;
+        if (child_alive_) {
+            s.pid = child_pid_;
+            s.port = child_port_;
+            s.uptime_ms = ms_since(child_started_);
+        }
+        s.starts = starts_;
+        s.restarts = restarts_;
+        s.ready_count = ready_count_;
+        s.last_exit = last_exit_;
+        s.waiting = waiting_;
+    }
+    s.in_flight = in_flight_.count();
+    return s;
 }
 
 void ModelSupervisor::run() {
@@ -206,6 +220,10 @@ void ModelSupervisor::supervise() {
         if (!decision.restart) {
             fail_until_stopped(decision.reason);
             break;
+        }
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            ++restarts_;
         }
         set_state(ModelState::backoff,
                   decision.reason + "; restarting in " + std::to_string(decision.delay_ms) + " ms");
@@ -267,6 +285,13 @@ ExitInfo ModelSupervisor::run_child_once() {
         info.now_ms = monotonic_ms();
         return info;
     }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        child_pid_ = child->pid();
+        child_port_ = port;
+        child_started_ = spawned;
+        ++starts_;
+    }
     spdlog::info("model {}: child pid {} started", model, child->pid());
 
     if (await_ready(*child, target, probe, info)) {
@@ -281,6 +306,10 @@ ExitInfo ModelSupervisor::run_child_once() {
     ExitStatus status = child->exit_status().value_or(ExitStatus{});
     info.exit_code = status.code;
     info.signal = status.signal;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        last_exit_ = child->exit_status() ? status.describe() : "did not exit after SIGKILL";
+    }
     info.stderr_tail = child->stderr_tail();
     info.uptime_ms = ms_since(spawned);
     info.now_ms = monotonic_ms();
@@ -309,7 +338,7 @@ bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
         if (Clock::now() >= deadline) {
             stop_child(
                 child,
-                "not ready after " + seconds_text(settings_.ready_timeout) + " (ready_timeout)",
+                "not ready after " + format_seconds(settings_.ready_timeout) + " (ready_timeout)",
                 info);
             return false;
         }
@@ -320,6 +349,8 @@ bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
             {
                 std::lock_guard<std::mutex> lock(mutex_);
                 target_ = target;
+                ++generation_;
+                ++ready_count_;
             }
             set_state(ModelState::ready, "probe " + probe.path + " answered " +
                                              std::to_string(answer.status) + " after " +

@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include <sys/types.h>
+
 #include "config/config.hpp"
 #include "plugin/backend_instance.hpp"
 #include "supervisor/in_flight.hpp"
@@ -22,17 +24,41 @@ class ChildProcess;
 enum class ModelState { stopped, starting, ready, backoff, failed, stopping };
 const char* to_string(ModelState state);
 
+// Why a request was not admitted (the proxy words the answer).
+enum class Refusal {
+    none,
+    loading,           // the first load is under way
+    restart_timeout,   // it was restarting and did not come back within queue_timeout
+    too_many_waiting,  // it is restarting and max_waiting requests already wait for it
+    failed,            // it gave up (state_reason() says why)
+    stopping,          // the engine is stopping
+};
+
 // What the proxy may do with a request for this model.
 struct Admission {
-    bool admitted = false;
-    // When admitted: where to send it, and the ticket that keeps it counted as in flight.
+    bool admitted() const { return refusal == Refusal::none; }
+    Refusal refusal = Refusal::none;
+    // When admitted: where to send it, the child it goes to (a number that grows with each
+    // child that became ready), and the ticket that keeps it counted as in flight.
     Target target;
+    uint64_t generation = 0;
     std::unique_ptr<InFlight::Ticket> ticket;
-    // When refused: an OpenAI-style error.
-    int status = 503;
-    std::string error_type;
-    std::string message;
-    int retry_after_s = 0;
+    std::string failure;  // Refusal::failed: the reason
+};
+
+// A model's counters and state at one moment, for the admin API and the tests.
+struct ModelStatus {
+    ModelState state = ModelState::stopped;
+    std::string reason;
+    pid_t pid = 0;  // 0: no child
+    uint16_t port = 0;
+    uint64_t uptime_ms = 0;  // of the current child
+    uint64_t starts = 0;     // children spawned
+    uint64_t restarts = 0;   // restarts granted by the plugin's policy
+    uint64_t ready_count = 0;
+    std::string last_exit;  // "killed by signal 9 (SIGKILL)", or "" if none exited yet
+    size_t in_flight = 0;
+    size_t waiting = 0;  // requests waiting for a restart
 };
 
 class ModelSupervisor {
@@ -48,8 +74,12 @@ class ModelSupervisor {
     void join();
 
     // Admits a request: at once when ready; while a restart is under way, waits up to
-    // queue_timeout; refuses while the first load runs, when failed, or when stopping.
-    Admission admit();
+    // queue_timeout (at most max_waiting requests at a time); refuses while the first load runs,
+    // when failed, or when stopping. `after_generation`: the child of that generation is known to
+    // be gone (a connection to it was refused), so wait for a newer one as for a restart.
+    Admission admit(uint64_t after_generation = 0);
+    ModelStatus status() const;
+    const ModelSettings& settings() const { return settings_; }
 
     ModelState state() const;
     std::string state_reason() const;
@@ -87,6 +117,15 @@ class ModelSupervisor {
     bool child_alive_ = false;
     bool ever_ready_ = false;
     Target target_;
+    uint64_t generation_ = 0;  // of the child that is (or was last) ready
+    size_t waiting_ = 0;
+    pid_t child_pid_ = 0;
+    uint16_t child_port_ = 0;
+    std::chrono::steady_clock::time_point child_started_{};
+    uint64_t starts_ = 0;
+    uint64_t restarts_ = 0;
+    uint64_t ready_count_ = 0;
+    std::string last_exit_;
     std::thread thread_;
 };
 

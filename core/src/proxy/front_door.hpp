@@ -1,4 +1,5 @@
-// The HTTP front door: /health answered by the engine, everything else forwarded to a model.
+// The HTTP front door: every request's first stop. It takes the body in, answers what the engine
+// answers itself (engine_endpoints), and hands the rest to a model (router → admit → forward).
 #pragma once
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -7,7 +8,7 @@
 #include <chrono>
 #include <vector>
 
-#include "router.hpp"
+#include "proxy/router.hpp"
 
 namespace gradatum {
 class ModelSupervisor;
@@ -20,6 +21,7 @@ struct FrontDoor {
     std::vector<ModelSupervisor*> models;
     std::chrono::milliseconds upstream_idle_timeout;
     std::streamsize max_body_bytes;
+    bool admin_allowed;  // the admin API is served on loopback listeners only
     std::atomic<bool> draining{false};
 };
 

@@ -1,0 +1,177 @@
+#include "proxy/front_door.hpp"
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Timespan.h>
+#include <spdlog/spdlog.h>
+
+#include "gradatum/config_values.hpp"
+#include "proxy/body_intake.hpp"
+#include "proxy/engine_endpoints.hpp"
+#include "proxy/forwarder.hpp"
+#include "proxy/lingering_close.hpp"
+#include "proxy/openai_error.hpp"
+#include "supervisor/model_supervisor.hpp"
+
+namespace gradatum::proxy {
+
+namespace {
+
+using Poco::Net::HTTPServerRequest;
+using Poco::Net::HTTPServerResponse;
+
+// A client that stops reading must not hold a request thread forever.
+const Poco::Timespan kClientSendTimeout(60, 0);
+
+// The supervisor's refusal in the OpenAI envelope.
+void send_refusal(HTTPServerResponse& response, const ModelSupervisor& model,
+                  const Admission& admission) {
+    const std::string name = "model '" + model.name() + "'";
+    const std::string type = "unavailable_error";
+    switch (admission.refusal) {
+        case Refusal::loading:
+            send_error(response, 503, type, "Loading model", 1);  // llama-server's own words
+            return;
+        case Refusal::restart_timeout:
+            send_error(response, 503, type,
+                       name + " is restarting and was not ready within " +
+                           config_values::format_seconds(model.settings().queue_timeout) +
+                           " (queue_timeout)",
+                       5);
+            return;
+        case Refusal::too_many_waiting:
+            send_error(response, 503, type,
+                       name + " is restarting and " + std::to_string(model.settings().max_waiting) +
+                           " requests already wait for it (max_waiting)",
+                       5);
+            return;
+        case Refusal::failed:
+            send_error(response, 503, type, name + " has failed: " + admission.failure);
+            return;
+        case Refusal::stopping:
+        case Refusal::none:
+            send_error(response, 503, type, "the engine is shutting down", 5);
+            return;
+    }
+}
+
+class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
+  public:
+    explicit ProxyRequestHandler(FrontDoor& door) : door_(door) {}
+
+    void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
+        try {
+            handle(request, response);
+        } catch (const Poco::Exception& e) {  // what() is only the class name
+            spdlog::error("{} {}: {}", request.getMethod(), request.getURI(), e.displayText());
+            if (!response.sent()) send_error(response, 500, "server_error", e.displayText());
+        } catch (const std::exception& e) {
+            spdlog::error("{} {}: {}", request.getMethod(), request.getURI(), e.what());
+            if (!response.sent()) send_error(response, 500, "server_error", e.what());
+        }
+    }
+
+  private:
+    void handle(HTTPServerRequest& request, HTTPServerResponse& response) {
+        static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket().setSendTimeout(
+            kClientSendTimeout);
+        if (door_.draining) {
+            refuse(request, response, 503, "unavailable_error", "the engine is shutting down", 5);
+            return;
+        }
+        std::string body;
+        BodyIntake intake = read_body(request, door_.max_body_bytes, body);
+        switch (intake.result) {
+            case BodyRead::complete:
+                break;
+            case BodyRead::too_large:
+                refuse(request, response, 413, "invalid_request_error",
+                       "request body larger than " + std::to_string(door_.max_body_bytes >> 20) +
+                           " MiB (server.max_body_mb)");
+                return;
+            case BodyRead::incomplete:
+                refuse(request, response, 400, "invalid_request_error",
+                       "the request body was cut short (it ended before its Content-Length, or "
+                       "before its last chunk)");
+                return;
+        }
+        if (intake.must_close) response.setKeepAlive(false);
+
+        const std::string path = request.getURI().substr(0, request.getURI().find('?'));
+        const std::string& method = request.getMethod();
+        if (path == "/health" && (method == "GET" || method == "HEAD")) {
+            answer_health(door_.models, response);
+            return;
+        }
+        if (path == "/v1/models" && method == "GET" && door_.models.size() > 1) {
+            answer_models(door_.models, response);
+            return;
+        }
+        if (path == "/admin" || path.rfind("/admin/", 0) == 0) {
+            answer_admin(path, method, response);
+            return;
+        }
+        std::string route_error;
+        ModelSupervisor* model = door_.router.route(body, route_error);
+        if (!model) {
+            send_error(response, 404, "invalid_request_error", route_error);
+            return;
+        }
+        serve(*model, request, body, response);
+    }
+
+    void answer_admin(const std::string& path, const std::string& method,
+                      HTTPServerResponse& response) {
+        if (!door_.admin_allowed) {
+            send_error(response, 403, "permission_error",
+                       "the admin API is served only on a loopback listener");
+        } else if (path == "/admin/models" && method == "GET") {
+            answer_admin_models(door_.models, response);
+        } else {
+            send_error(response, 404, "invalid_request_error",
+                       "no admin endpoint " + method + " " + path + " (known: GET /admin/models)");
+        }
+    }
+
+    // Admission, then forwarding. A connection the child refused carried nothing: the child is
+    // gone or going, so the request waits for the next one, as if it had come during the restart.
+    void serve(ModelSupervisor& model, HTTPServerRequest& request, const std::string& body,
+               HTTPServerResponse& response) {
+        Admission admission = model.admit();
+        for (int attempt = 1;; ++attempt) {
+            if (!admission.admitted()) {
+                send_refusal(response, model, admission);
+                return;
+            }
+            ForwardResult result =
+                forward(request, body, response,
+                        ForwardJob{model.name(), admission.target, *admission.ticket,
+                                   door_.upstream_idle_timeout});
+            if (!result.connect_failed) return;
+            if (attempt == 2) {
+                spdlog::warn("model {}: {} {}: {}", model.name(), request.getMethod(),
+                             request.getURI(), result.error);
+                send_error(response, 502, "server_error", result.error);
+                return;
+            }
+            spdlog::info("model {}: {}; waiting for the next child", model.name(), result.error);
+            const uint64_t gone = admission.generation;
+            admission = Admission{};  // the ticket goes before the wait
+            admission = model.admit(gone);
+        }
+    }
+
+    FrontDoor& door_;
+};
+
+}  // namespace
+
+Poco::Net::HTTPRequestHandler* RequestHandlerFactory::createRequestHandler(
+    const Poco::Net::HTTPServerRequest&) {
+    return new ProxyRequestHandler(door_);
+}
+
+}  // namespace gradatum::proxy
