@@ -10,6 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <iostream>
 #include <thread>
@@ -24,11 +26,7 @@ namespace {
 
 using Poco::Util::Option;
 
-// Signals that stop the engine (SIGHUP too: a closed terminal stops it gracefully), and our own
-// wake-up for the thread that waits for a second one.
-constexpr unsigned kStopSignals = 1;
-constexpr unsigned kWakeUp = 2;
-
+// Signals that stop the engine (SIGHUP too: a closed terminal stops it gracefully).
 // Under nohup, SIGHUP is ignored on purpose: a blocked signal is queued even when ignored, so
 // it must then stay out of the set that sigwait takes.
 bool hangup_ignored() {
@@ -36,25 +34,31 @@ bool hangup_ignored() {
     return sigaction(SIGHUP, nullptr, &current) == 0 && current.sa_handler == SIG_IGN;
 }
 
-sigset_t signal_set(unsigned which) {
+sigset_t stop_signals() {
     static const bool with_hangup = !hangup_ignored();  // read once, before anything changes it
     sigset_t set;
     sigemptyset(&set);
-    if (which & kStopSignals) {
-        for (int sig : {SIGINT, SIGTERM, SIGQUIT}) sigaddset(&set, sig);
-        if (with_hangup) sigaddset(&set, SIGHUP);
-    }
-    if (which & kWakeUp) sigaddset(&set, SIGUSR2);
+    for (int sig : {SIGINT, SIGTERM, SIGQUIT}) sigaddset(&set, sig);
+    if (with_hangup) sigaddset(&set, SIGHUP);
     return set;
 }
 
-// These signals are blocked in every thread (see main), so they wait here for sigwait.
-int wait_for(unsigned which) {
-    sigset_t set = signal_set(which);
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0) {
+// The stop signals are blocked in every thread (see main), so they wait here. Returns the
+// signal, or 0 when `timeout` passed first.
+int wait_for_stop_signal(std::chrono::milliseconds timeout = std::chrono::milliseconds::max()) {
+    sigset_t set = stop_signals();
+    if (timeout == std::chrono::milliseconds::max()) {
+        int sig = 0;
+        while (sigwait(&set, &sig) != 0) {
+        }
+        return sig;
     }
-    return sig;
+    timespec wait{static_cast<time_t>(timeout.count() / 1000),
+                  static_cast<long>(timeout.count() % 1000 * 1000000)};
+    int sig;
+    while ((sig = sigtimedwait(&set, nullptr, &wait)) < 0 && errno == EINTR) {
+    }
+    return sig > 0 ? sig : 0;
 }
 using Poco::Util::OptionSet;
 
@@ -142,23 +146,22 @@ class EngineApp : public Poco::Util::ServerApplication {
             spdlog::error("{}", e.what());
             return EXIT_UNAVAILABLE;
         }
-        int sig = wait_for(kStopSignals);
+        int sig = wait_for_stop_signal();
         spdlog::info("{}: stopping; draining (a second signal skips the drain)", strsignal(sig));
         std::atomic<bool> hurry{false};
         std::atomic<bool> done{false};
         std::thread second_signal([&] {
-            while (true) {
-                int next = wait_for(kStopSignals | kWakeUp);
-                if (done) return;
-                if (next == SIGUSR2) continue;  // not ours: someone else's SIGUSR2
-                spdlog::warn("{} again: skipping the drain", strsignal(next));
-                hurry = true;
-                return;
+            // Looks at `done` between short waits: nothing has to wake this thread.
+            while (!done) {
+                if (int next = wait_for_stop_signal(std::chrono::milliseconds(100))) {
+                    spdlog::warn("{} again: skipping the drain", strsignal(next));
+                    hurry = true;
+                    return;
+                }
             }
         });
         engine->stop(hurry);
         done = true;
-        pthread_kill(second_signal.native_handle(), SIGUSR2);
         second_signal.join();
         engine.reset();
         return EXIT_OK;
@@ -181,7 +184,7 @@ int main(int argc, char** argv) {
     // Stop signals are taken with sigwait only: block them before any thread starts, so that
     // every thread inherits the block and none is killed by a default action. Children get a
     // clean mask (see child_process.cpp).
-    sigset_t handled = signal_set(kStopSignals | kWakeUp);
+    sigset_t handled = stop_signals();
     pthread_sigmask(SIG_BLOCK, &handled, nullptr);
     gradatum::logging::init();
     // Every return from here on writes out the queued log lines first.

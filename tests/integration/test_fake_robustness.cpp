@@ -148,7 +148,7 @@ TEST_CASE("one restarting model with 300 waiting requests starves neither /healt
     }
     auto waiting = admin_model(engine.port(), "m");
     CHECK(waiting["waiting"] == 64);
-    CHECK(waiting["state"] == "starting");
+    CHECK(waiting["state"] != "ready");  // backoff or starting: still restarting
     auto started = Clock::now();
     auto health = http(engine.port(), "GET", "/health", "", {}, 5s);
     auto other_model =

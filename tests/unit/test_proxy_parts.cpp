@@ -8,6 +8,7 @@
 
 #include "proxy/chunked_decoder.hpp"
 #include "proxy/header_rules.hpp"
+#include "proxy/router.hpp"
 
 using gradatum::proxy::ChunkedDecoder;
 using gradatum::proxy::copy_end_to_end_headers;
@@ -220,4 +221,24 @@ TEST_CASE("the decoder says how much of a feed was body", "[proxy][chunked]") {
     CHECK(d.done());
     CHECK(used == kBody.size());
     CHECK(out == kPayload);
+}
+
+// ---------------------------------------------------------------- model_field
+
+TEST_CASE("model_field finds the top-level model and nothing else", "[proxy][router]") {
+    using gradatum::proxy::model_field;
+    CHECK(model_field(R"({"model":"qwen","messages":[]})") == "qwen");
+    // After a large field, and past nested objects that have a "model" of their own.
+    CHECK(model_field(R"({"messages":[{"model":"inner","content":"x"}],"meta":{"model":"no"},)"
+                      R"("model":"outer"})") == "outer");
+    CHECK(model_field(R"({"model":"first","model":"second"})") == "first");
+    CHECK(model_field(R"({"model":"a\"b\u00e9"})") == "a\"b\xc3\xa9");
+    CHECK_FALSE(model_field(R"({"model":42})"));
+    CHECK_FALSE(model_field(R"({"model":{"name":"x"}})"));
+    CHECK_FALSE(model_field(R"({"messages":[]})"));
+    CHECK_FALSE(model_field(R"(["model","x"])"));
+    CHECK_FALSE(model_field("not json"));
+    CHECK_FALSE(model_field(""));
+    // Scanning stops at the field: what follows may even be cut or broken.
+    CHECK(model_field(R"({"model":"m","messages":[{"content":"unfinished)") == "m");
 }

@@ -1,6 +1,7 @@
 // Picks the model a request is for: the only model, or the JSON body's "model" field.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,10 @@ class ModelSupervisor;
 }
 
 namespace gradatum::proxy {
+
+// The top-level "model" string of a JSON body, scanned up to that field only; nothing when the
+// body is not a JSON object, has no such field, or it is not a string.
+std::optional<std::string> model_field(const std::string& body);
 
 class Router {
   public:
