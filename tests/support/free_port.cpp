@@ -1,13 +1,11 @@
 #include "free_port.hpp"
 
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
+#include "supervisor/child_port.hpp"
 
 namespace ge_test {
 
 uint16_t free_port() {
-    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
-    return socket.address().port();
+    return gradatum::pick_child_port("127.0.0.1");
 }
 
 }  // namespace ge_test
