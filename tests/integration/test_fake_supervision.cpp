@@ -98,8 +98,7 @@ TEST_CASE("a crashed child is restarted and serves again", "[fake][supervision]"
     FakeEngine fake("--fake-load-ms 0", kQuickRestarts);
     REQUIRE(fake.engine->wait_health(200, 10s));
     pid_t first = fake.child();
-    REQUIRE(first > 0);
-    kill(first, SIGKILL);
+    kill_child(first, SIGKILL);
     REQUIRE(fake.engine->wait_log("killed by signal 9", 5s));
     REQUIRE(fake.engine->wait_log("-> backoff", 5s));
     REQUIRE(fake.engine->wait_health(200, 10s));
@@ -111,7 +110,7 @@ TEST_CASE("requests that arrive during a restart wait for it", "[fake][supervisi
     FakeEngine fake("--fake-load-ms 300",
                     "models.m.restart.initial_delay = 0.3\nmodels.m.restart.jitter = 0\n");
     REQUIRE(fake.engine->wait_health(200, 10s));
-    kill(fake.child(), SIGKILL);
+    kill_child(fake.child(), SIGKILL);
     REQUIRE(fake.engine->wait_log("-> backoff", 5s));
     auto start = Clock::now();
     auto answer = http(fake.port(), "POST", "/v1/chat/completions", kChat);
@@ -140,6 +139,7 @@ TEST_CASE("a hung /health is a dead child: it is restarted", "[fake][liveness]")
                         "models.m.liveness.failures = 2\n");
     REQUIRE(fake.engine->wait_health(200, 10s));
     pid_t first = fake.child();
+    REQUIRE(first > 0);
     REQUIRE(fake.engine->wait_log("liveness probe failed 2 times in a row", 10s));
     REQUIRE(fake.engine->wait_log("-> backoff", 5s));
     REQUIRE(fake.engine->wait_log("model m: starting -> ready", 10s));
@@ -151,12 +151,11 @@ TEST_CASE("a non-streaming request whose child dies gets a 502 OpenAI error",
     FakeEngine fake("--fake-load-ms 0 --fake-response-delay-ms 5000", kQuickRestarts);
     REQUIRE(fake.engine->wait_health(200, 10s));
     pid_t child = fake.child();
-    std::thread killer([child] {
-        std::this_thread::sleep_for(300ms);
-        kill(child, SIGKILL);
-    });
-    auto answer = http(fake.port(), "POST", "/v1/chat/completions", kChat);
-    killer.join();
+    HttpResult answer;
+    std::thread client([&] { answer = http(fake.port(), "POST", "/v1/chat/completions", kChat); });
+    std::this_thread::sleep_for(300ms);
+    kill_child(child, SIGKILL);  // on this thread: Catch2's REQUIRE is not thread-safe
+    client.join();
     CHECK(answer.status == 502);
     CHECK(json::parse(answer.body)["error"]["code"] == 502);
 }
@@ -291,7 +290,7 @@ TEST_CASE("20 child kills in a row under light load give only clean answers",
             std::this_thread::sleep_for(10ms);
         REQUIRE(fake.engine->wait_health(200, 10s));
         std::this_thread::sleep_for(100ms);  // let some requests run
-        kill(child, SIGKILL);
+        kill_child(child, SIGKILL);
         std::this_thread::sleep_for(20ms);
     }
     REQUIRE(fake.engine->wait_health(200, 10s));

@@ -53,8 +53,7 @@ std::unique_ptr<Engine> real_engine(const std::string& extra = "") {
 TEST_CASE("real: a killed llama-server is restarted and serves again", "[real][supervision]") {
     auto engine = real_engine();
     pid_t first = only_child(*engine);
-    REQUIRE(first > 0);
-    kill(first, SIGKILL);
+    kill_child(first, SIGKILL);
     REQUIRE(engine->wait_log("killed by signal 9 (SIGKILL)", 5s));
     REQUIRE(engine->wait_log("-> backoff", 5s));
     REQUIRE(engine->wait_health(200, 30s));
@@ -70,6 +69,7 @@ TEST_CASE("real: /health keeps answering while llama-server generates", "[real][
         "models.tiny.liveness.timeout = 1\n"
         "models.tiny.liveness.failures = 1\n");
     pid_t child = only_child(*engine);
+    REQUIRE(child > 0);
     auto answer = http(engine->port(), "POST", "/completion", kLongAnswer, {}, 60s);
     CHECK(answer.status == 200);
     CHECK_FALSE(engine->log_contains("liveness probe failed"));
@@ -80,6 +80,7 @@ TEST_CASE("real: SIGTERM with a stream in flight: it finishes within the drain, 
           "[real][drain]") {
     auto engine = real_engine();
     pid_t child = only_child(*engine);
+    REQUIRE(child > 0);
     StreamResult result;
     std::thread client([&] { result = stream(engine->port(), "/completion", kShortStream, 60s); });
     std::this_thread::sleep_for(300ms);
@@ -96,6 +97,7 @@ TEST_CASE("real: a stream longer than the drain ends with an error event, exit 0
     // About 1 SIGTERM in 30 deadlocks llama-server mid-generation: SIGKILL follows stop_timeout.
     auto engine = real_engine("server.drain_timeout = 0.5\nmodels.tiny.stop_timeout = 2\n");
     pid_t child = only_child(*engine);
+    REQUIRE(child > 0);
     StreamResult result;
     std::thread client([&] { result = stream(engine->port(), "/completion", kLongStream, 60s); });
     std::this_thread::sleep_for(300ms);
@@ -116,6 +118,7 @@ TEST_CASE("real: SIGTERM with a non-streaming request in flight does not hang th
     // connection closed: the stop timeout must escalate to SIGKILL.
     auto engine = real_engine("server.drain_timeout = 0.5\nmodels.tiny.stop_timeout = 1\n");
     pid_t child = only_child(*engine);
+    REQUIRE(child > 0);
     HttpResult answer;
     std::thread client(
         [&] { answer = http(engine->port(), "POST", "/completion", kLongAnswer, {}, 60s); });
@@ -226,9 +229,8 @@ TEST_CASE("real: 20 llama-server kills in a row under light load give only clean
     });
     pid_t child = only_child(*engine);
     for (int kills = 0; kills < 20; ++kills) {
-        REQUIRE(child > 0);
         std::this_thread::sleep_for(100ms);  // let some requests run
-        kill(child, SIGKILL);
+        kill_child(child, SIGKILL);
         // Wait for the replacement to be up and serving.
         pid_t next = 0;
         auto deadline = Clock::now() + 30s;

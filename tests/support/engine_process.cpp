@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <stdexcept>
 #include <thread>
 
 #include "build_paths.hpp"
@@ -105,7 +106,11 @@ int Engine::wait_exit(std::chrono::milliseconds timeout) {
 
 int Engine::stop(int sig, std::chrono::milliseconds timeout) {
     // Only the engine: its children are its own business (that is what is being tested).
-    kill(child_->pid(), sig);
+    // Once the engine has been reaped its pid may be another process's: send nothing then.
+    pid_t engine = child_->pid();
+    if (engine <= 1)
+        throw std::logic_error("Engine::stop: no engine pid (" + std::to_string(engine) + ")");
+    if (!child_->exit_status()) kill(engine, sig);
     return wait_exit(timeout);
 }
 

@@ -8,6 +8,7 @@
 #include "fake_engine.hpp"     // FakeEngine, what the fake llama-server reports
 #include "free_port.hpp"       // free_port
 #include "http_client.hpp"     // http
+#include "kill_child.hpp"      // kill_child: the only way tests signal a process they found
 #include "proc_inspect.hpp"    // children_of, process_alive, wait_all_gone
 #include "real_parts.hpp"      // the real llama-server and the tiny model
 #include "sse_client.hpp"      // stream
