@@ -31,12 +31,7 @@ Engine::Engine(const std::string& config, const std::string& extension,
         spec.argv.insert(spec.argv.begin(), launcher.begin(), launcher.end());
     }
     child_ = gradatum::ChildProcess::spawn(
-        spec,
-        [this](bool, const std::string& line) {
-            std::lock_guard<std::mutex> lock(mutex_);
-            lines_.push_back(line);
-        },
-        nullptr);
+        spec, [this](bool, const std::string& line) { take_line(line); }, nullptr);
 }
 
 Engine::~Engine() {
@@ -48,6 +43,12 @@ Engine::~Engine() {
     if (const char* keep = std::getenv("GE_TEST_KEEP_LOGS")) {
         std::ofstream(std::string(keep) + "/engine-" + std::to_string(port_) + ".log") << log();
     }
+}
+
+void Engine::take_line(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    lines_.push_back(line);
+    changed_.notify_all();
 }
 
 bool Engine::wait_health(int status, std::chrono::milliseconds timeout) {
@@ -64,12 +65,13 @@ bool Engine::wait_health(int status, std::chrono::milliseconds timeout) {
 }
 
 bool Engine::wait_log(const std::string& text, std::chrono::milliseconds timeout) {
-    auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-        if (log_contains(text)) return true;
-        std::this_thread::sleep_for(10ms);
-    }
-    return log_contains(text);
+    return wait_log_count(text, 1, timeout);
+}
+
+bool Engine::wait_log_count(const std::string& text, size_t count,
+                            std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return count_locked(text) >= count; });
 }
 
 bool Engine::log_contains(const std::string& text) const {
@@ -78,6 +80,10 @@ bool Engine::log_contains(const std::string& text) const {
 
 size_t Engine::log_count(const std::string& text) const {
     std::lock_guard<std::mutex> lock(mutex_);
+    return count_locked(text);
+}
+
+size_t Engine::count_locked(const std::string& text) const {
     size_t n = 0;
     for (const auto& line : lines_) n += line.find(text) != std::string::npos;
     return n;

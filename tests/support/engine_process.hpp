@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,8 @@ class Engine {
     bool wait_health(int status, std::chrono::milliseconds timeout);
     // Waits until the log contains `text`.
     bool wait_log(const std::string& text, std::chrono::milliseconds timeout);
+    // Waits until the log contains `text` on at least `count` lines.
+    bool wait_log_count(const std::string& text, size_t count, std::chrono::milliseconds timeout);
     bool log_contains(const std::string& text) const;
     std::string log() const;
     size_t log_count(const std::string& text) const;
@@ -50,10 +53,14 @@ class Engine {
     const TempDir& dir() const { return dir_; }
 
   private:
+    void take_line(const std::string& line);
+    size_t count_locked(const std::string& text) const;
+
     TempDir dir_;
     std::string config_path_;
     uint16_t port_ = 0;
     mutable std::mutex mutex_;
+    std::condition_variable changed_;  // a line arrived
     std::vector<std::string> lines_;
     std::unique_ptr<gradatum::ChildProcess> child_;
 };

@@ -1,5 +1,9 @@
 #include "http_client.hpp"
 
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+
 #include "raw_http.hpp"
 
 namespace ge_test {
@@ -23,6 +27,16 @@ HttpResult http(uint16_t port, const std::string& method, const std::string& tar
         if (complete || piece.empty()) break;
     }
     return result;
+}
+
+bool connection_refused(uint16_t port) {
+    try {
+        Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", port));
+        socket.close();
+        return false;
+    } catch (const Poco::Net::ConnectionRefusedException&) {
+        return true;
+    }
 }
 
 }  // namespace ge_test

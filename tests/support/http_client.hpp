@@ -26,4 +26,8 @@ HttpResult http(uint16_t port, const std::string& method, const std::string& tar
                 const std::vector<std::pair<std::string, std::string>>& headers = {},
                 std::chrono::milliseconds timeout = 30s);
 
+// True if a connection to 127.0.0.1:port is refused (nothing listens there any more); false if
+// it is accepted. Other connection errors are thrown.
+bool connection_refused(uint16_t port);
+
 }  // namespace ge_test
