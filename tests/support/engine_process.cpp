@@ -35,6 +35,8 @@ Engine::Engine(const std::string& config, const std::string& extension,
 }
 
 Engine::~Engine() {
+    // A paused reader would never return, and ~ChildProcess joins it.
+    resume_output();
     if (child_ && !child_->exit_status()) {
         child_->signal_group(SIGKILL);
         child_->wait_exit(5s);
@@ -46,8 +48,20 @@ Engine::~Engine() {
 }
 
 void Engine::take_line(const std::string& line) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !paused_; });
     lines_.push_back(line);
+    changed_.notify_all();
+}
+
+void Engine::pause_output() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    paused_ = true;
+}
+
+void Engine::resume_output() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    paused_ = false;
     changed_.notify_all();
 }
 
@@ -97,6 +111,7 @@ std::string Engine::log() const {
 }
 
 void Engine::drain_output() {
+    resume_output();
     child_.reset();
 }
 

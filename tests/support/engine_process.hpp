@@ -25,7 +25,7 @@ class Engine {
     explicit Engine(const std::string& config, const std::string& extension = "properties",
                     std::vector<std::string> extra_args = {},
                     std::vector<std::string> launcher = {});
-    ~Engine();  // SIGKILLs the engine's process group if it still runs
+    ~Engine();  // resumes the output, SIGKILLs the engine's process group if it still runs
 
     // Waits until GET /health answers `status`; false on timeout or if the engine exited.
     bool wait_health(int status, std::chrono::milliseconds timeout);
@@ -44,8 +44,15 @@ class Engine {
     int wait_exit(std::chrono::milliseconds timeout);
     // Sends `sig` to the engine's process group.
     void signal(int sig);
-    // After the exit: waits until every output line is in log().
+    // After the exit: waits until every output line is in log() (resumes the output first).
     void drain_output();
+
+    // While paused, the reader of the engine's stdout/stderr blocks at the next line instead of
+    // taking it in: the pipes fill up and the engine's own writes to them block, as they would
+    // if nobody read its output. Lines that arrive while paused are not in log() until
+    // resume_output().
+    void pause_output();
+    void resume_output();
 
     pid_t pid() const { return child_->pid(); }
     uint16_t port() const { return port_; }
@@ -60,7 +67,8 @@ class Engine {
     std::string config_path_;
     uint16_t port_ = 0;
     mutable std::mutex mutex_;
-    std::condition_variable changed_;  // a line arrived
+    std::condition_variable changed_;  // a line arrived, or the output was resumed
+    bool paused_ = false;
     std::vector<std::string> lines_;
     std::unique_ptr<gradatum::ChildProcess> child_;
 };
