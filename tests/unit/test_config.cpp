@@ -8,11 +8,11 @@
 #include "config/config.hpp"
 #include "temp_dir.hpp"
 
+using ge_test::TempDir;
 using gradatum::ConfigError;
 using gradatum::ConfigFileError;
 using gradatum::EngineConfig;
 using gradatum::load_config;
-using gradatum::test::TempDir;
 
 namespace {
 
