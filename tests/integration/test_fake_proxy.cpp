@@ -120,7 +120,7 @@ TEST_CASE("503 with an OpenAI error while loading, then 200", "[fake][readiness]
     CHECK(early.status == 503);
     CHECK_FALSE(early.header("retry-after").empty());
     auto error = json::parse(early.body)["error"];
-    CHECK(error["code"] == 503);
+    CHECK(error["code"] == "model_loading");
     CHECK(error["type"] == "unavailable_error");
     CHECK(error["message"].is_string());
     REQUIRE(fake.engine->wait_health(200, 10s));
@@ -174,7 +174,7 @@ TEST_CASE("a child killed mid-stream ends the client's stream with an error even
     const std::string& last = result.events.back();
     REQUIRE(last.rfind("data: ", 0) == 0);
     auto error = json::parse(last.substr(6));
-    CHECK(error["error"]["code"] == 502);
+    CHECK(error["error"]["code"] == "upstream_failed");
     CHECK(error["error"]["message"].get<std::string>().find("'m'") != std::string::npos);
     CHECK(result.complete);  // the engine closed the stream properly after the error event
 }

@@ -160,7 +160,7 @@ TEST_CASE("a non-streaming request whose child dies gets a 502 OpenAI error",
     kill_child(child, SIGKILL);
     client.join();
     CHECK(answer.status == 502);
-    CHECK(json::parse(answer.body)["error"]["code"] == 502);
+    CHECK(json::parse(answer.body)["error"]["code"] == "upstream_failed");
 }
 
 TEST_CASE("SIGTERM lets an in-flight stream finish, exits 0, leaves no child", "[fake][drain]") {

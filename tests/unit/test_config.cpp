@@ -250,7 +250,9 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
         CHECK(error(std::string(kOneModel) + "server.listn = 1.2.3.4:5\n") ==
               file +
                   ": server.listn: unknown key (known: listen, threads, max_queued, "
-                  "drain_timeout, upstream_idle_timeout, default_model, max_body_mb)");
+                  "max_connections, drain_timeout, upstream_idle_timeout, default_model, "
+                  "max_body_mb, max_header_bytes, max_headers, header_timeout, "
+                  "keep_alive_timeout, client_idle_timeout, client_send_timeout)");
     }
     SECTION("unknown top-level section") {
         CHECK(error(std::string(kOneModel) + "daemon.user = nobody\n") ==

@@ -9,6 +9,7 @@
 #include <Poco/Util/PropertyFileConfiguration.h>
 #include <Poco/Util/XMLConfiguration.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -107,16 +108,27 @@ bool valid_model_name(const std::string& name) {
 }
 
 ServerSettings read_server(const Validator& v) {
-    static const std::set<std::string> known = {
-        "listen",        "threads",    "max_queued", "drain_timeout", "upstream_idle_timeout",
-        "default_model", "max_body_mb"};
+    static const std::vector<std::string> known = {"listen",
+                                                   "threads",
+                                                   "max_queued",
+                                                   "max_connections",
+                                                   "drain_timeout",
+                                                   "upstream_idle_timeout",
+                                                   "default_model",
+                                                   "max_body_mb",
+                                                   "max_header_bytes",
+                                                   "max_headers",
+                                                   "header_timeout",
+                                                   "keep_alive_timeout",
+                                                   "client_idle_timeout",
+                                                   "client_send_timeout"};
     ServerSettings s;
     for (const auto& [key, value] : v.raw()) {
         if (key.rfind("server.", 0) != 0) continue;
-        if (!known.count(key.substr(7))) {
-            v.fail(key,
-                   "unknown key (known: listen, threads, max_queued, drain_timeout, "
-                   "upstream_idle_timeout, default_model, max_body_mb)");
+        if (std::find(known.begin(), known.end(), key.substr(7)) == known.end()) {
+            std::string list;
+            for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+            v.fail(key, "unknown key (known: " + list + ")");
         }
     }
     if (auto it = v.raw().find("server.listen"); it != v.raw().end()) {
@@ -130,6 +142,16 @@ ServerSettings read_server(const Validator& v) {
     s.upstream_idle_timeout =
         v.duration("server.upstream_idle_timeout", s.upstream_idle_timeout, /*positive=*/true);
     s.max_body_mb = static_cast<int>(v.integer("server.max_body_mb", s.max_body_mb, 1, 65536));
+    s.max_connections = static_cast<size_t>(
+        v.integer("server.max_connections", static_cast<long long>(s.max_connections), 1, 1000000));
+    s.max_header_bytes = static_cast<size_t>(v.integer(
+        "server.max_header_bytes", static_cast<long long>(s.max_header_bytes), 1024, 1 << 24));
+    s.max_headers = static_cast<size_t>(
+        v.integer("server.max_headers", static_cast<long long>(s.max_headers), 1, 10000));
+    s.header_timeout = v.duration("server.header_timeout", s.header_timeout, true);
+    s.keep_alive_timeout = v.duration("server.keep_alive_timeout", s.keep_alive_timeout, true);
+    s.client_idle_timeout = v.duration("server.client_idle_timeout", s.client_idle_timeout, true);
+    s.client_send_timeout = v.duration("server.client_send_timeout", s.client_send_timeout, true);
     if (auto it = v.raw().find("server.default_model"); it != v.raw().end()) {
         s.default_model = it->second;
     }

@@ -11,8 +11,21 @@ bool is_tchar(unsigned char c) {
     if (c >= '0' && c <= '9') return true;
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
     switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-        case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+        case '!':
+        case '#':
+        case '$':
+        case '%':
+        case '&':
+        case '\'':
+        case '*':
+        case '+':
+        case '-':
+        case '.':
+        case '^':
+        case '_':
+        case '`':
+        case '|':
+        case '~':
             return true;
         default:
             return false;
@@ -29,8 +42,8 @@ char lower(char c) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                              [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string_view trim(std::string_view s) {
@@ -135,8 +148,8 @@ HeadScan check_fields(RequestHead& head) {
             if (has_token(value, "close")) head.keep_alive = false;
             if (head.minor_version == 0 && has_token(value, "keep-alive")) head.keep_alive = true;
         } else if (iequals(name, "expect")) {
-            if (!iequals(value, "100-continue")) return bad(417, "expectation_failed",
-                                                            "Expect '" + value + "' not supported");
+            if (!iequals(value, "100-continue"))
+                return bad(417, "expectation_failed", "Expect '" + value + "' not supported");
             head.expect_continue = head.minor_version == 1;
         }
     }
@@ -181,7 +194,8 @@ HeadScan scan_request_head(std::string_view bytes, const HeadLimits& limits) {
         auto eol = text.find("\r\n");
         std::string_view line = text.substr(0, eol);
         text.remove_prefix(eol + 2);
-        if (line.find('\n') != std::string_view::npos || line.find('\r') != std::string_view::npos) {
+        if (line.find('\n') != std::string_view::npos ||
+            line.find('\r') != std::string_view::npos) {
             return malformed("a line ends in LF without CR, or has a stray CR");
         }
         if (first) {
@@ -198,7 +212,8 @@ HeadScan scan_request_head(std::string_view bytes, const HeadLimits& limits) {
         if (colon == std::string_view::npos || colon == 0) return malformed("header without ':'");
         std::string_view name = line.substr(0, colon);
         for (unsigned char c : name) {
-            if (!is_tchar(c)) return malformed("bad character in a header name (or space before ':')");
+            if (!is_tchar(c))
+                return malformed("bad character in a header name (or space before ':')");
         }
         std::string_view value = trim(line.substr(colon + 1));
         for (unsigned char c : value) {

@@ -21,8 +21,8 @@ struct HeadLimits {
 struct RequestHead {
     size_t size = 0;  // bytes of the head, through its empty line (leading CRLFs included)
     std::string method;
-    std::string target;  // origin-form: "/path?query"
-    int minor_version = 1;  // HTTP/1.<minor>: 0 or 1
+    std::string target;                                       // origin-form: "/path?query"
+    int minor_version = 1;                                    // HTTP/1.<minor>: 0 or 1
     std::vector<std::pair<std::string, std::string>> fields;  // in order, values trimmed
     std::optional<uint64_t> content_length;
     bool chunked = false;

@@ -7,7 +7,6 @@
 
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/String.h>
 #include <spdlog/spdlog.h>
@@ -18,6 +17,7 @@
 
 #include "chunked_decoder.hpp"
 #include "header_rules.hpp"
+#include "http/server_request.hpp"
 #include "openai_error.hpp"
 #include "upstream_session.hpp"
 
@@ -188,11 +188,11 @@ void start_response(const Poco::Net::HTTPServerRequest& request, const HTTPRespo
 
 ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
                       Poco::Net::HTTPServerResponse& response, const ForwardJob& job) {
-    StreamSocket& client = static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket();
+    StreamSocket& client = static_cast<http::ServerRequest&>(request).socket();
     const std::string what = request.getMethod() + " " + request.getURI();
-    auto fail = [&](int status, const std::string& message) {
+    auto fail = [&](const ErrorKind& kind, const std::string& message) {
         spdlog::warn("model {}: {}: {}", job.model, what, message);
-        send_error(response, status, "server_error", message);
+        send_error(response, kind, message);
     };
 
     std::unique_ptr<UpstreamSession> upstream;
@@ -227,7 +227,7 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
                 spdlog::debug("model {}: {}: client went away before the answer", job.model, what);
                 return {};
             case Wait::idle_timeout:
-                fail(504, why);
+                fail(errors::upstream_timeout, why);
                 return {};
             case Wait::error:
                 throw Poco::Net::NetException(why);
@@ -236,9 +236,10 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
         }
         upstream->receiveResponse(upstream_response);
     } catch (const Poco::Exception& e) {
-        fail(502, job.ticket.aborted()
-                      ? "model '" + job.model + "' was stopped before it answered"
-                      : "the backend of model '" + job.model + "' failed: " + e.displayText());
+        fail(errors::upstream_failed,
+             job.ticket.aborted()
+                 ? "model '" + job.model + "' was stopped before it answered"
+                 : "the backend of model '" + job.model + "' failed: " + e.displayText());
         return {};
     }
 
@@ -263,7 +264,7 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
         Poco::icompare(upstream_response.getContentType().substr(0, 17), "text/event-stream") == 0;
     if (event_stream && framing != Framing::content_length) {
         // Clients of a stream never hang: they get a last event saying what happened.
-        std::string event = sse_error_event(502, "server_error", message);
+        std::string event = sse_error_event(errors::upstream_failed, message);
         if (pump.tail().size() == 2 && pump.tail() != "\n\n") event = "\n\n" + event;
         out << event;
         out.flush();
