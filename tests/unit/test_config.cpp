@@ -297,6 +297,10 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
                   ": models.qwen.queue_timeout: expected a number of seconds from 0 to 2592000 (30 "
                   "days), got '10s'");
     }
+    SECTION("an empty key component (found by fuzzing: it recursed forever)") {
+        CHECK(error(std::string(kOneModel) + "models.qwen..x = 1\n") ==
+              file + ": models.qwen.: empty key name");
+    }
     SECTION("seconds past 30 days") {
         CHECK(error(std::string(kOneModel) + "models.qwen.queue_timeout = 2592000.001\n") ==
               file +

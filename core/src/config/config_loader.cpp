@@ -45,9 +45,14 @@ AutoPtr<AbstractConfiguration> open_by_extension(const std::string& path) {
                           "' (use .properties, .ini, .xml or .json)");
 }
 
+// No real key is this deep; an empty key component ("a..b", "a.") would otherwise recurse
+// forever (found by fuzzing).
+constexpr int kMaxKeyDepth = 16;
+
 // Collects leaf keys (keys without children) with their raw, unexpanded values.
-void collect_leaves(const AbstractConfiguration& conf, const std::string& prefix,
-                    std::map<std::string, std::string>& out) {
+void collect_leaves(const AbstractConfiguration& conf, const std::string& path,
+                    const std::string& prefix, std::map<std::string, std::string>& out,
+                    int depth = 0) {
     AbstractConfiguration::Keys children;
     conf.keys(prefix, children);
     if (children.empty()) {
@@ -56,7 +61,12 @@ void collect_leaves(const AbstractConfiguration& conf, const std::string& prefix
         return;
     }
     for (const auto& child : children) {
-        collect_leaves(conf, prefix.empty() ? child : prefix + "." + child, out);
+        std::string key = prefix.empty() ? child : prefix + "." + child;
+        if (child.empty() || depth >= kMaxKeyDepth) {
+            throw ConfigError(config_error_text(
+                path, key, child.empty() ? "empty key name" : "key nested too deep"));
+        }
+        collect_leaves(conf, path, key, out, depth + 1);
     }
 }
 
@@ -195,7 +205,7 @@ ModelSettings read_model(const Validator& v, const std::string& name,
 EngineConfig load_config(const std::string& path) {
     auto conf = open_by_extension(path);
     std::map<std::string, std::string> raw;
-    collect_leaves(*conf, "", raw);
+    collect_leaves(*conf, path, "", raw);
     Validator v(path, raw);
 
     static const std::set<std::string> sections = {"server", "models", "logging", "plugins"};
