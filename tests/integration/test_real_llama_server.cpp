@@ -144,6 +144,39 @@ TEST_CASE("real: /metrics with --metrics passed through args", "[real]") {
     CHECK(via_engine.body.find("llamacpp:prompt_tokens_total") != std::string::npos);
 }
 
+TEST_CASE("real: the child refuses requests without its per-spawn key; the engine has it",
+          "[real][secret]") {
+    RealEngine real;
+    pid_t pid = only_child(*real.engine);
+    const std::string key = child_api_key(pid);
+    REQUIRE(key.size() == 64);
+    const std::string chat = generation({{"max_tokens", 4}, {"messages", kHello}});
+    const std::vector<std::pair<std::string, std::string>> json_body = {
+        {"Content-Type", "application/json"}};
+
+    // A local user who finds the port: llama-server's own 401, for reads and generations alike.
+    for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+             {"POST", "/v1/chat/completions"}, {"GET", "/v1/models"}, {"GET", "/props"}}) {
+        INFO(method << " " << target);
+        auto direct = http(real.child, method, target, method == "POST" ? chat : "", json_body);
+        CHECK(direct.status == 401);
+        CHECK(json::parse(direct.body)["error"]["type"] == "authentication_error");
+    }
+    auto wrong = json_body;
+    wrong.push_back({"Authorization", "Bearer " + std::string(64, '0')});
+    CHECK(http(real.child, "POST", "/v1/chat/completions", chat, wrong).status == 401);
+    // /health stays open: it is the readiness probe.
+    CHECK(http(real.child, "GET", "/health").status == 200);
+
+    // Through the engine, with no key from the client: 200.
+    CHECK(http(real.port(), "POST", "/v1/chat/completions", chat, json_body).status == 200);
+    CHECK(http(real.port(), "GET", "/v1/models").status == 200);
+
+    // Never on the command line, never in the engine's log (which relays the child's output).
+    for (const auto& arg : proc_strings(pid, "cmdline")) CHECK(arg.find(key) == std::string::npos);
+    CHECK_FALSE(real.engine->log_contains(key));
+}
+
 TEST_CASE("real: kill -9 of the child mid-stream ends the client's stream", "[real][stream]") {
     RealEngine real("models.tiny.llama_server.args = --threads 1\n");
     pid_t child = only_child(*real.engine);
