@@ -39,7 +39,7 @@ struct Engine::Http {
                std::move(models),
                s.upstream_idle_timeout,
                static_cast<std::streamsize>(s.max_body_mb) * 1024 * 1024,
-               is_loopback(s.listen.host),
+               is_loopback(s.listen.front().host),  // LEAD: wire all listeners
                {}},
           // One thread per open connection or stream (POCO-NOTES item 1): size it from config.
           pool("http", 4, s.threads, 60) {}
@@ -84,7 +84,7 @@ void Engine::start() {
     if (!default_model) default_model = models.front();
     http_ = std::make_unique<Http>(proxy::Router(models, default_model), models, config_.server);
 
-    const auto& listen = config_.server.listen;
+    const auto& listen = config_.server.listen.front();  // LEAD: wire all listeners
     Poco::Net::ServerSocket socket;
     try {
         // SO_REUSEADDR for quick restarts, but not SO_REUSEPORT: a second engine must not share the

@@ -28,7 +28,11 @@ struct ListenAddress {
 };
 
 struct ServerSettings {
-    ListenAddress listen;
+    // server.listen: specific addresses only (see config/listen_addresses.hpp), numeric hosts,
+    // in the order written; never empty.
+    std::vector<ListenAddress> listen{ListenAddress{}};
+    // server.allow_wildcard: 0.0.0.0 / :: may be listed (the engine logs a warning).
+    bool allow_wildcard = false;
     int threads = 256;     // request threads: one per open connection/stream
     int max_queued = 256;  // accepted connections waiting for a thread
     // Durations are bounded by config_values::kMaxDuration (30 days) and at least 1 ms unless 0.

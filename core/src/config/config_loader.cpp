@@ -13,7 +13,7 @@
 #include <set>
 
 #include "config/config.hpp"
-#include "config/value_parsers.hpp"
+#include "config/listen_addresses.hpp"
 #include "gradatum/config_values.hpp"
 
 namespace gradatum {
@@ -81,6 +81,14 @@ class Validator {
         return *value;
     }
 
+    bool boolean(const std::string& key, bool fallback) const {
+        auto it = raw_.find(key);
+        if (it == raw_.end()) return fallback;
+        auto value = config_values::parse_bool(it->second);
+        if (!value) fail(key, "expected true or false, got '" + it->second + "'");
+        return *value;
+    }
+
     long long integer(const std::string& key, long long fallback, long long min,
                       long long max) const {
         auto it = raw_.find(key);
@@ -108,21 +116,27 @@ bool valid_model_name(const std::string& name) {
 
 ServerSettings read_server(const Validator& v) {
     static const std::set<std::string> known = {
-        "listen",        "threads",    "max_queued", "drain_timeout", "upstream_idle_timeout",
-        "default_model", "max_body_mb"};
+        "listen",        "allow_wildcard",        "threads",       "max_queued",
+        "drain_timeout", "upstream_idle_timeout", "default_model", "max_body_mb"};
     ServerSettings s;
     for (const auto& [key, value] : v.raw()) {
         if (key.rfind("server.", 0) != 0) continue;
         if (!known.count(key.substr(7))) {
             v.fail(key,
-                   "unknown key (known: listen, threads, max_queued, drain_timeout, "
-                   "upstream_idle_timeout, default_model, max_body_mb)");
+                   "unknown key (known: listen, allow_wildcard, threads, max_queued, "
+                   "drain_timeout, upstream_idle_timeout, default_model, max_body_mb)");
         }
     }
+    s.allow_wildcard = v.boolean("server.allow_wildcard", s.allow_wildcard);
     if (auto it = v.raw().find("server.listen"); it != v.raw().end()) {
-        auto listen = config::parse_listen(it->second);
-        if (!listen) v.fail("server.listen", "expected host:port, got '" + it->second + "'");
-        s.listen = *listen;
+        config::ListenOptions options;
+        options.allow_wildcard = s.allow_wildcard;
+        options.subnet_broadcasts = config::interface_broadcasts();
+        try {
+            s.listen = config::parse_listen_list(it->second, options);
+        } catch (const config::ListenSpecError& e) {
+            v.fail("server.listen", e.what());
+        }
     }
     s.threads = static_cast<int>(v.integer("server.threads", s.threads, 4, 10000));
     s.max_queued = static_cast<int>(v.integer("server.max_queued", s.max_queued, 1, 100000));
