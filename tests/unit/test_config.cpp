@@ -1,7 +1,9 @@
 // load_config: the four file formats read alike, and every user error names the file and the key.
+#include <sys/stat.h>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -262,7 +264,7 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
               file +
                   ": server.listn: unknown key (known: listen, allow_wildcard, threads, "
                   "max_queued, drain_timeout, upstream_idle_timeout, default_model, "
-                  "max_body_mb)");
+                  "max_body_mb, api_keys, api_keys_file, health_requires_key)");
     }
     SECTION("unknown top-level section") {
         CHECK(error(std::string(kOneModel) + "daemon.user = nobody\n") ==
@@ -692,4 +694,164 @@ TEST_CASE("classify_address", "[config]") {
     CHECK(classify_address("fe80::1%lo", none) == AddressKind::specific);
     CHECK(classify_address("::ffff:127.0.0.1", none) == AddressKind::specific);
     CHECK_THROWS_AS(classify_address("localhost", none), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------- client API keys
+
+namespace {
+
+// A key file with `mode` (chmod), in `dir`.
+std::string key_file(const TempDir& dir, const std::string& content, mode_t mode,
+                     const std::string& name = "keys") {
+    std::string path = dir.write(name, content);
+    REQUIRE(chmod(path.c_str(), mode) == 0);
+    return path;
+}
+
+EngineConfig with_keys(const TempDir& dir, const std::string& lines) {
+    return load_config(dir.write("k.properties", std::string(kOneModel) + lines));
+}
+
+// The ConfigError for `lines`, without the config file's name; it must name no secret in
+// `secrets`.
+std::string keys_error(const TempDir& dir, const std::string& lines,
+                       const std::vector<std::string>& secrets) {
+    std::string path = dir.path() + "/k.properties";
+    std::string text = error_of(dir, "k.properties", std::string(kOneModel) + lines);
+    for (const auto& secret : secrets) {
+        CAPTURE(secret);
+        CHECK(text.find(secret) == std::string::npos);
+    }
+    if (text.rfind(path + ": ", 0) == 0) text.erase(0, path.size() + 2);
+    return text;
+}
+
+}  // namespace
+
+TEST_CASE("no client keys by default; /health open", "[config][keys]") {
+    TempDir dir;
+    auto c = with_keys(dir, "");
+    CHECK(c.server.api_keys.empty());
+    CHECK_FALSE(c.server.health_requires_key);
+}
+
+TEST_CASE("server.api_keys is a comma-separated list", "[config][keys]") {
+    TempDir dir;
+    auto c = with_keys(dir, "server.api_keys = sk-one, sk-two ,sk-three\n");
+    CHECK(c.server.api_keys == Strings{"sk-one", "sk-two", "sk-three"});
+    // The keys never reach the plugins' config_get.
+    CHECK(c.raw.count("server.api_keys") == 0);
+    CHECK(c.raw.count("models.qwen.backend") == 1);
+    // Any visible character is part of a key, '#' and '=' included.
+    CHECK(with_keys(dir, "server.api_keys = a#b=c\n").server.api_keys == Strings{"a#b=c"});
+}
+
+TEST_CASE("server.api_keys_file: one key per line, comments and blank lines skipped",
+          "[config][keys]") {
+    TempDir dir;
+    std::string path = key_file(dir,
+                                "# client keys\n"
+                                "sk-file-1\n"
+                                "\n"
+                                "   sk-file-2   \r\n"
+                                "  # indented comment\n"
+                                "sk-one\n"
+                                "sk-#3",  // no newline at the end
+                                0600);
+    auto c =
+        with_keys(dir, "server.api_keys = sk-one, sk-two\nserver.api_keys_file = " + path + "\n");
+    // The list first, then the file; a key in both counts once.
+    CHECK(c.server.api_keys == Strings{"sk-one", "sk-two", "sk-file-1", "sk-file-2", "sk-#3"});
+    // The path is not a secret.
+    CHECK(c.raw.at("server.api_keys_file") == path);
+    // Owner-only modes are fine, execute bits too.
+    for (mode_t mode : {0400, 0600, 0700}) {
+        CAPTURE(mode);
+        REQUIRE(chmod(path.c_str(), mode) == 0);
+        CHECK(with_keys(dir, "server.api_keys_file = " + path + "\n").server.api_keys.size() == 4);
+    }
+}
+
+TEST_CASE("a key file other users can read or write is refused", "[config][keys]") {
+    TempDir dir;
+    for (mode_t mode : {0640, 0604, 0620, 0602, 0644, 0666}) {
+        CAPTURE(mode);
+        std::string path = key_file(dir, "sk-secret-1\n", mode);
+        char octal[8];
+        std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode));
+        CHECK(keys_error(dir, "server.api_keys_file = " + path + "\n", {"sk-secret-1"}) ==
+              "server.api_keys_file: " + path + " is readable or writable by other users (mode " +
+                  octal + "); allow only its owner: chmod 600 " + path);
+    }
+}
+
+TEST_CASE("a key file that is missing, not a file, or holds no key is refused", "[config][keys]") {
+    TempDir dir;
+    const std::string missing = dir.path() + "/no-such-keys";
+    CHECK(keys_error(dir, "server.api_keys_file = " + missing + "\n", {}) ==
+          "server.api_keys_file: file not found: " + missing);
+    CHECK(keys_error(dir, "server.api_keys_file = " + dir.path() + "\n", {}) ==
+          "server.api_keys_file: not a regular file: " + dir.path());
+    CHECK(keys_error(dir, "server.api_keys_file =\n", {}) ==
+          "server.api_keys_file: empty (the path of a file with one key per line)");
+    std::string comments = key_file(dir, "# nothing yet\n\n   \n", 0600, "comments");
+    CHECK(keys_error(dir, "server.api_keys_file = " + comments + "\n", {}) ==
+          "server.api_keys_file: " + comments + " holds no key (only comments or blank lines)");
+    std::string spaced = key_file(dir, "sk-good\nsk-half other-half\n", 0600, "spaced");
+    CHECK(keys_error(dir, "server.api_keys_file = " + spaced + "\n",
+                     {"sk-good", "sk-half", "other-half"}) ==
+          "server.api_keys_file: " + spaced +
+              " line 2: a key may not contain spaces or control characters");
+    std::string control = key_file(dir, "sk-\x01-ctl\n", 0600, "control");
+    CHECK(keys_error(dir, "server.api_keys_file = " + control + "\n", {"-ctl"}) ==
+          "server.api_keys_file: " + control +
+              " line 1: a key may not contain spaces or control characters");
+}
+
+TEST_CASE("server.api_keys errors name keys by position, never by value", "[config][keys]") {
+    TempDir dir;
+    CHECK(keys_error(dir, "server.api_keys =\n", {}) ==
+          "server.api_keys: empty (remove the line to run without client keys)");
+    CHECK(keys_error(dir, "server.api_keys = sk-aaa,,sk-bbb\n", {"sk-aaa", "sk-bbb"}) ==
+          "server.api_keys: key 2 is empty (a stray comma?)");
+    CHECK(keys_error(dir, "server.api_keys = sk-aaa,\n", {"sk-aaa"}) ==
+          "server.api_keys: key 2 is empty (a stray comma?)");
+    CHECK(keys_error(dir, "server.api_keys = sk-aaa, sk-b bb\n", {"sk-aaa", "sk-b", "bb"}) ==
+          "server.api_keys: key 2 contains a space or a control character");
+}
+
+TEST_CASE("server.health_requires_key", "[config][keys]") {
+    TempDir dir;
+    CHECK(with_keys(dir, "server.api_keys = k1\nserver.health_requires_key = true\n")
+              .server.health_requires_key);
+    CHECK_FALSE(with_keys(dir, "server.api_keys = k1\nserver.health_requires_key = no\n")
+                    .server.health_requires_key);
+    CHECK(keys_error(dir, "server.health_requires_key = true\n", {}) ==
+          "server.health_requires_key: is true, but no key is configured (server.api_keys or "
+          "server.api_keys_file)");
+    CHECK(keys_error(dir, "server.api_keys = k1\nserver.health_requires_key = sometimes\n", {}) ==
+          "server.health_requires_key: expected true or false, got 'sometimes'");
+}
+
+TEST_CASE("client keys read alike in every format", "[config][keys]") {
+    TempDir dir;
+    std::string path = key_file(dir, "sk-f\n", 0600);
+    auto ini =
+        load_config(dir.write("k.ini", "[server]\napi_keys = sk-a, sk-b\napi_keys_file = " + path +
+                                           "\nhealth_requires_key = yes\n"
+                                           "[models.qwen]\nbackend = llama_server\n"));
+    auto json = load_config(
+        dir.write("k.json", R"({"server": {"api_keys": "sk-a, sk-b", "api_keys_file": ")" + path +
+                                R"(", "health_requires_key": true},
+                               "models": {"qwen": {"backend": "llama_server"}}})"));
+    auto xml = load_config(dir.write(
+        "k.xml", "<c><server><api_keys>sk-a, sk-b</api_keys><api_keys_file>" + path +
+                     "</api_keys_file><health_requires_key>on</health_requires_key></server>"
+                     "<models><qwen><backend>llama_server</backend></qwen></models></c>"));
+    for (const EngineConfig* c : {&ini, &json, &xml}) {
+        CAPTURE(c->source_path);
+        CHECK(c->server.api_keys == Strings{"sk-a", "sk-b", "sk-f"});
+        CHECK(c->server.health_requires_key);
+        CHECK(c->raw.count("server.api_keys") == 0);
+    }
 }

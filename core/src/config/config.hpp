@@ -40,6 +40,10 @@ struct ServerSettings {
     std::chrono::milliseconds upstream_idle_timeout{3'600'000};  // silence between upstream bytes
     std::string default_model;                                   // for requests that name no model
     int max_body_mb = 64;                                        // larger request bodies get 413
+    // Client API keys: server.api_keys and the keys of server.api_keys_file, in that order,
+    // without duplicates. Empty: no key is required. Secrets: never logged, never in a message.
+    std::vector<std::string> api_keys;
+    bool health_requires_key = false;  // GET /health needs a key too (when keys are configured)
 };
 
 struct LivenessSettings {
