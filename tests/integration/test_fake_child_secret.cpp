@@ -1,6 +1,7 @@
 // The secret per child: without llama_server.api_key, every child gets a fresh random key in its
 // environment, refuses whoever does not send it (a local user who found its loopback port), and
 // the engine sends it upstream. The key is on no command line and in no log line.
+#include <Poco/String.h>
 #include <signal.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,18 @@ bool is_hex_key(const std::string& key) {
     return key.size() == 64 && std::all_of(key.begin(), key.end(), [](char c) {
                return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
            });
+}
+
+// The Authorization headers the fake got last (it reports names as they arrived).
+std::vector<std::string> authorization_seen(uint16_t engine_port) {
+    auto last = http(engine_port, "GET", "/fake/last-request");
+    REQUIRE(last.status == 200);
+    std::vector<std::string> values;
+    const json record = json::parse(last.body);
+    for (auto& [name, value] : record["headers"].items()) {
+        if (Poco::icompare(name, "Authorization") == 0) values.push_back(value);
+    }
+    return values;
 }
 
 Headers bearer(const std::string& key) {
@@ -72,9 +85,7 @@ TEST_CASE("a child without a configured key refuses direct requests; the engine 
 
     // The client sends nothing; the engine adds the child's key.
     CHECK(http(fake.port(), "POST", "/v1/chat/completions", kChat).status == 200);
-    auto last = http(fake.port(), "GET", "/fake/last-request");
-    REQUIRE(last.status == 200);
-    CHECK(json::parse(last.body)["headers"]["Authorization"] == "Bearer " + key);
+    CHECK(authorization_seen(fake.port()) == std::vector<std::string>{"Bearer " + key});
 
     // Not on the child's command line (every local user can read that), not in the engine's log.
     auto cmdline = proc_strings(pid, "cmdline");
@@ -84,6 +95,22 @@ TEST_CASE("a child without a configured key refuses direct requests; the engine 
     fake.engine->drain_output();
     REQUIRE(fake.engine->log_contains("model m: starting -> ready"));
     CHECK_FALSE(fake.engine->log_contains(key));
+}
+
+TEST_CASE("a client's own Authorization or x-api-key does not displace the child's key",
+          "[fake][secret]") {
+    // OpenAI clients always send "Authorization: Bearer <their api_key>", even a dummy one.
+    FakeEngine fake("--fake-load-ms 0");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    const std::string key = child_api_key(fake.child());
+    REQUIRE(is_hex_key(key));
+    for (const Headers& client :
+         {Headers{{"Authorization", "Bearer sk-no-key-required"}},
+          Headers{{"authorization", "Basic dXNlcjpwdw=="}}, Headers{{"x-api-key", "sk-client"}}}) {
+        INFO(client[0].first << ": " << client[0].second);
+        CHECK(http(fake.port(), "POST", "/v1/chat/completions", kChat, client).status == 200);
+        CHECK(authorization_seen(fake.port()) == std::vector<std::string>{"Bearer " + key});
+    }
 }
 
 TEST_CASE("a restarted child gets a new key and the engine follows", "[fake][secret]") {

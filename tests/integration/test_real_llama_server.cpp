@@ -168,9 +168,13 @@ TEST_CASE("real: the child refuses requests without its per-spawn key; the engin
     // /health stays open: it is the readiness probe.
     CHECK(http(real.child, "GET", "/health").status == 200);
 
-    // Through the engine, with no key from the client: 200.
+    // Through the engine, with no key from the client: 200; with the dummy key an OpenAI client
+    // sends, too.
     CHECK(http(real.port(), "POST", "/v1/chat/completions", chat, json_body).status == 200);
     CHECK(http(real.port(), "GET", "/v1/models").status == 200);
+    CHECK(
+        http(real.port(), "GET", "/v1/models", "", {{"Authorization", "Bearer sk-no-key-required"}})
+            .status == 200);
 
     // Never on the command line, never in the engine's log (which relays the child's output).
     for (const auto& arg : proc_strings(pid, "cmdline")) CHECK(arg.find(key) == std::string::npos);
