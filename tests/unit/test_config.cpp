@@ -433,19 +433,30 @@ TEST_CASE("every key commented out in the .properties example is a valid key", "
     // Users uncomment these lines; none may turn into an "unknown key" error.
     std::ifstream in(std::string(GE_EXAMPLE_CONFIG_DIR) + "/gradatum-engine.properties");
     REQUIRE(in);
+    TempDir dir;
+    // The key file the example names does not exist here: a private one stands in for it.
+    const std::string keys = dir.write("api-keys", "# example\nchange-me-3\n");
+    REQUIRE(chmod(keys.c_str(), 0600) == 0);
     std::string text, line;
     int uncommented = 0;
+    bool key_file_line = false;
     while (std::getline(in, line)) {
         if (line.rfind("#server.", 0) == 0 || line.rfind("#models.", 0) == 0) {
             line.erase(0, 1);
             ++uncommented;
         }
+        if (line.rfind("server.api_keys_file = ", 0) == 0) {
+            line = "server.api_keys_file = " + keys;
+            key_file_line = true;
+        }
         text += line + "\n";
     }
     CHECK(uncommented >= 5);
-    TempDir dir;
+    CHECK(key_file_line);
     EngineConfig c = load_config(dir.write("all.properties", text));
     CHECK(c.server.default_model == "chat");
+    CHECK(c.server.api_keys ==
+          std::vector<std::string>{"change-me-1", "change-me-2", "change-me-3"});
     REQUIRE(c.models.size() == 1);
     CHECK(c.models[0].backend_config.at("llama_server.api_key") == "change-me");
 }
