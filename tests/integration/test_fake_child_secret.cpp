@@ -45,7 +45,7 @@ Headers bearer(const std::string& key) {
 
 }  // namespace
 
-TEST_CASE("a child without a configured key refuses direct requests; the engine gets through",
+TEST_CASE("a child without a configured key refuses direct requests, the engine gets through",
           "[fake][secret]") {
     // Trace level: a key that leaks into any log line, even a debug one, shows here.
     FakeEngine fake("--fake-load-ms 0", "logging.level = trace\n");

@@ -144,7 +144,7 @@ TEST_CASE("real: /metrics with --metrics passed through args", "[real]") {
     CHECK(via_engine.body.find("llamacpp:prompt_tokens_total") != std::string::npos);
 }
 
-TEST_CASE("real: the child refuses requests without its per-spawn key; the engine has it",
+TEST_CASE("real: the child refuses requests without its per-spawn key, the engine has it",
           "[real][secret]") {
     RealEngine real;
     pid_t pid = only_child(*real.engine);

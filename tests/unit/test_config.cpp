@@ -739,7 +739,7 @@ std::string keys_error(const TempDir& dir, const std::string& lines,
 
 }  // namespace
 
-TEST_CASE("no client keys by default; /health open", "[config][keys]") {
+TEST_CASE("no client keys by default, /health open", "[config][keys]") {
     TempDir dir;
     auto c = with_keys(dir, "");
     CHECK(c.server.api_keys.empty());
