@@ -221,6 +221,7 @@ TEST_CASE("the admin API is refused on a listener that is not loopback", "[fake]
     std::string model = files.write("model.gguf", "fake");
     uint16_t port = gradatum::pick_child_port("127.0.0.1");
     Engine engine("server.listen = 0.0.0.0:" + std::to_string(port) + "\n" +
+                  "server.allow_wildcard = true\n" +
                   fake_model_config("m", model, "--fake-load-ms 0"));
     auto deadline = Clock::now() + 10s;
     int status = 0;

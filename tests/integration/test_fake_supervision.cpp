@@ -161,11 +161,12 @@ TEST_CASE("a non-streaming request whose child dies gets a 502 OpenAI error",
     REQUIRE(fake.engine->wait_health(200, 10s));
     pid_t child = fake.child();
     uint16_t direct = child_port(*fake.engine);
-    REQUIRE(requests_processing(direct) == 0);
+    const std::string key = child_api_key(child);  // the child's own secret, from its environ
+    REQUIRE(requests_processing(direct, key) == 0);
     HttpResult answer;
     Background client([&] { answer = http(fake.port(), "POST", "/v1/chat/completions", kChat); });
     // Kill the child once the request is in its hands (the fake counts the requests it is on).
-    REQUIRE(wait_until([&] { return requests_processing(direct) == 1; }, 5s));
+    REQUIRE(wait_until([&] { return requests_processing(direct, key) == 1; }, 5s));
     kill_child(child, SIGKILL);
     client.join();
     CHECK(answer.status == 502);

@@ -27,6 +27,8 @@ json shape(const json& value) {
 struct RealEngine {
     std::unique_ptr<Engine> engine;
     uint16_t child = 0;
+    // For requests straight to the child: its per-spawn secret, read from its environment.
+    std::vector<std::pair<std::string, std::string>> auth;
 
     explicit RealEngine(const std::string& extra = "") {
         engine = std::make_unique<Engine>(
@@ -34,6 +36,10 @@ struct RealEngine {
         REQUIRE(engine->wait_health(200, 60s));
         child = child_port(*engine);
         REQUIRE(child != 0);
+        pid_t pid = only_child(*engine);
+        REQUIRE(pid > 0);
+        auth = child_auth(pid);
+        REQUIRE(auth.size() == 1);
     }
     uint16_t port() const { return engine->port(); }
 };
@@ -45,6 +51,7 @@ void expect_same_answer(const RealEngine& real, const std::string& method,
     std::vector<std::pair<std::string, std::string>> headers;
     if (!body.empty()) headers.push_back({"Content-Type", "application/json"});
     auto via_engine = http(real.port(), method, target, body, headers);
+    headers.insert(headers.end(), real.auth.begin(), real.auth.end());
     auto direct = http(real.child, method, target, body, headers);
     INFO(method << " " << target << "\nengine: " << via_engine.body << "\nchild: " << direct.body);
     CHECK(via_engine.status == direct.status);
@@ -88,7 +95,8 @@ TEST_CASE("real: chat completion, not streamed", "[real]") {
 TEST_CASE("real: chat completion, streamed event by event", "[real][stream]") {
     RealEngine real;
     auto via_engine = stream(real.port(), "/v1/chat/completions", kGreedyStream);
-    auto direct = stream(real.child, "/v1/chat/completions", kGreedyStream);
+    auto direct =
+        stream(real.child, "/v1/chat/completions", kGreedyStream, 30s, 0, nullptr, real.auth);
     REQUIRE(via_engine.status == 200);
     CHECK(via_engine.header("content-type") == direct.header("content-type"));
     CHECK(via_engine.complete);
@@ -129,10 +137,48 @@ TEST_CASE("real: /tokenize, /props, /slots", "[real]") {
 TEST_CASE("real: /metrics with --metrics passed through args", "[real]") {
     RealEngine real("models.tiny.llama_server.args = --metrics\n");
     auto via_engine = http(real.port(), "GET", "/metrics");
-    auto direct = http(real.child, "GET", "/metrics");
+    auto direct = http(real.child, "GET", "/metrics", "", real.auth);
     CHECK(via_engine.status == 200);
+    CHECK(direct.status == 200);
     CHECK(via_engine.header("content-type") == direct.header("content-type"));
     CHECK(via_engine.body.find("llamacpp:prompt_tokens_total") != std::string::npos);
+}
+
+TEST_CASE("real: the child refuses requests without its per-spawn key, the engine has it",
+          "[real][secret]") {
+    RealEngine real;
+    pid_t pid = only_child(*real.engine);
+    const std::string key = child_api_key(pid);
+    REQUIRE(key.size() == 64);
+    const std::string chat = generation({{"max_tokens", 4}, {"messages", kHello}});
+    const std::vector<std::pair<std::string, std::string>> json_body = {
+        {"Content-Type", "application/json"}};
+
+    // A local user who finds the port: llama-server's own 401, for reads and generations alike.
+    for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+             {"POST", "/v1/chat/completions"}, {"GET", "/v1/models"}, {"GET", "/props"}}) {
+        INFO(method << " " << target);
+        auto direct = http(real.child, method, target, method == "POST" ? chat : "", json_body);
+        CHECK(direct.status == 401);
+        CHECK(json::parse(direct.body)["error"]["type"] == "authentication_error");
+    }
+    auto wrong = json_body;
+    wrong.push_back({"Authorization", "Bearer " + std::string(64, '0')});
+    CHECK(http(real.child, "POST", "/v1/chat/completions", chat, wrong).status == 401);
+    // /health stays open: it is the readiness probe.
+    CHECK(http(real.child, "GET", "/health").status == 200);
+
+    // Through the engine, with no key from the client: 200; with the dummy key an OpenAI client
+    // sends, too.
+    CHECK(http(real.port(), "POST", "/v1/chat/completions", chat, json_body).status == 200);
+    CHECK(http(real.port(), "GET", "/v1/models").status == 200);
+    CHECK(
+        http(real.port(), "GET", "/v1/models", "", {{"Authorization", "Bearer sk-no-key-required"}})
+            .status == 200);
+
+    // Never on the command line, never in the engine's log (which relays the child's output).
+    for (const auto& arg : proc_strings(pid, "cmdline")) CHECK(arg.find(key) == std::string::npos);
+    CHECK_FALSE(real.engine->log_contains(key));
 }
 
 TEST_CASE("real: kill -9 of the child mid-stream ends the client's stream", "[real][stream]") {

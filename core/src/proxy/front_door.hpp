@@ -8,6 +8,7 @@
 #include <chrono>
 #include <vector>
 
+#include "proxy/client_keys.hpp"
 #include "proxy/router.hpp"
 
 namespace gradatum {
@@ -22,7 +23,8 @@ struct FrontDoor {
     std::chrono::milliseconds upstream_idle_timeout;
     std::streamsize max_body_bytes;
     std::chrono::milliseconds client_idle_timeout;  // for the 408 message
-    bool admin_allowed;  // the admin API is served on loopback listeners only
+    ClientKeys keys;
+    bool health_requires_key;
     std::atomic<bool> draining{false};
 };
 
