@@ -201,3 +201,48 @@ TEST_CASE("real: kill -9 of the child mid-stream ends the client's stream", "[re
     CHECK(json::parse(last.substr(6))["error"]["code"] == "upstream_failed");
     CHECK(real.engine->wait_log("killed by signal 9", 5s));
 }
+
+// A slot's end shows in llama-server's own log ("slot release: ... stop processing"), which the
+// engine relays as it comes. Polling /slots instead would change what it measures: each /slots
+// answer wakes a non-streaming request's result wait and restarts its 1 s timer, so a busy poller
+// keeps llama-server from ever looking at the closed connection.
+constexpr const char* kSlotReleased = "stop processing";
+
+TEST_CASE("real: a streaming client that leaves frees its slot within 1 s", "[real][disconnect]") {
+    RealEngine real("models.tiny.llama_server.args = --threads 1\n");
+    const std::string body =
+        generation({{"stream", true}, {"max_tokens", 100000}, {"messages", kHello}});
+    // Three events, then the client closes its connection mid-generation.
+    auto result = stream(real.port(), "/v1/chat/completions", body, 20s, 3);
+    auto left = Clock::now();
+    REQUIRE(result.events.size() == 3);
+    REQUIRE(real.engine->wait_log(kSlotReleased, 10s));
+    auto freed = Clock::now() - left;
+    INFO("slot released " << std::chrono::duration_cast<std::chrono::milliseconds>(freed).count()
+                          << " ms after the client left");
+    CHECK(freed < 1s);
+}
+
+TEST_CASE("real: a non-streaming client that leaves frees its slot within 1.5 s",
+          "[real][disconnect]") {
+    RealEngine real("models.tiny.llama_server.args = --threads 1\n");
+    const std::string body = generation({{"max_tokens", 100000}, {"messages", kHello}});
+    Clock::time_point left;
+    // The client gives up after 1.5 s (its receive timeout) and closes the connection.
+    Background client([&] {
+        http(real.port(), "POST", "/v1/chat/completions", body, {}, 1500ms);
+        left = Clock::now();
+    });
+    REQUIRE(real.engine->wait_log("processing task", 10s));  // it is generating
+    REQUIRE(client.done().wait(10s));
+    CHECK_FALSE(real.engine->log_contains(kSlotReleased));  // still generating when it left
+    REQUIRE(real.engine->wait_log(kSlotReleased, 10s));
+    auto freed = Clock::now() - left;
+    INFO("slot released " << std::chrono::duration_cast<std::chrono::milliseconds>(freed).count()
+                          << " ms after the client left");
+    // The engine sees the client leave within 0.1 s and closes its upstream connection; a
+    // non-streaming llama-server request looks at its connection once a second
+    // (HTTP_POLLING_SECONDS), so the slot is free within about 1.1 s.
+    CHECK(freed < 1500ms);
+    client.join();
+}

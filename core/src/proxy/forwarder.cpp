@@ -29,7 +29,9 @@ using Poco::Net::HTTPResponse;
 using Poco::Net::StreamSocket;
 
 const Poco::Timespan kConnectTimeout(5, 0);
-const Poco::Timespan kClientCheckEvery(0, 500 * 1000);
+// While the child is silent, how often to look whether the client left: a client that gives up
+// frees its llama-server slot (which itself notices a closed connection within 1 s).
+const Poco::Timespan kClientCheckEvery(0, 100 * 1000);
 constexpr std::streamsize kReadSize = 16 * 1024;
 
 Poco::Timespan to_timespan(std::chrono::milliseconds ms) {
