@@ -27,7 +27,7 @@ namespace {
 
 using Poco::Util::Option;
 
-// Signals that stop the engine (SIGHUP too: a closed terminal stops it gracefully).
+// Signals that stop the engine, and SIGHUP, which reloads it.
 // Under nohup, SIGHUP is ignored on purpose: a blocked signal is queued even when ignored, so
 // it must then stay out of the set that sigwait takes.
 bool hangup_ignored() {
@@ -147,14 +147,20 @@ class EngineApp : public Poco::Util::ServerApplication {
             spdlog::error("{}", e.what());
             return EXIT_UNAVAILABLE;
         }
-        int sig = wait_for_stop_signal();
+        int sig;
+        while ((sig = wait_for_stop_signal()) == SIGHUP) {
+            spdlog::info("{}: reloading", strsignal(sig));
+            engine->reload();
+        }
         spdlog::info("{}: stopping; draining (a second signal skips the drain)", strsignal(sig));
         std::atomic<bool> hurry{false};
         std::atomic<bool> done{false};
         std::thread second_signal([&] {
             // Looks at `done` between short waits: nothing has to wake this thread.
             while (!done) {
-                if (int next = wait_for_stop_signal(std::chrono::milliseconds(100))) {
+                int next = wait_for_stop_signal(std::chrono::milliseconds(100));
+                if (next == SIGHUP) continue;  // a reload means nothing while stopping
+                if (next) {
                     spdlog::warn("{} again: skipping the drain", strsignal(next));
                     hurry = true;
                     return;

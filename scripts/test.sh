@@ -18,6 +18,9 @@ GE_TINY_MODEL="$(bash scripts/make-tiny-model.sh "$GE_CACHE/tiny-model.gguf" | t
 export GE_TINY_MODEL
 echo "test: llama-server $LLAMA_SERVER, model $GE_TINY_MODEL ($(( $(date +%s) - start )) s)"
 
+# The official OpenAI SDK, for the tests that use it as a client (pinned by package-lock.json).
+(cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
+
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 if [[ "${GE_QUICK:-0}" != 1 ]]; then

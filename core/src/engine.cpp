@@ -5,10 +5,12 @@
 #include <Poco/Net/ServerSocket.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
 #include "http/front.hpp"
+#include "http/tls.hpp"
 #include "plugin/backend_instance.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "proxy/front_door.hpp"
@@ -47,6 +49,32 @@ Engine::Engine(EngineConfig config, const std::string& plugin_dir) : config_(std
         }
         auto backend = std::make_unique<BackendInstance>(*plugin, model, config_.source_path);
         models_.push_back(std::make_unique<ModelSupervisor>(model, std::move(backend)));
+    }
+    const auto& listen = config_.server.listen;
+    if (std::any_of(listen.begin(), listen.end(), [](const ListenAddress& a) { return a.tls; })) {
+        try {
+            tls_ = http::TlsContext::load(config_.server.tls);
+        } catch (const http::TlsError& e) {
+            throw ConfigError(config_error_text(config_.source_path, e.key(), e.what()));
+        }
+    }
+}
+
+bool Engine::reload() {
+    if (!tls_) {
+        spdlog::info("reload: nothing to reload (no https:// listener)");
+        return true;
+    }
+    try {
+        auto fresh = http::TlsContext::load(config_.server.tls);
+        tls_ = fresh;
+        if (http_ && http_->front) http_->front->set_tls(fresh);
+        spdlog::info("reload: TLS certificate {} ({}) for new connections", config_.server.tls.cert,
+                     fresh->description());
+        return true;
+    } catch (const http::TlsError& e) {
+        spdlog::error("reload: keeping the current TLS certificate: {}: {}", e.key(), e.what());
+        return false;
     }
 }
 
@@ -100,10 +128,15 @@ void Engine::start() {
     };
     http_->front =
         std::make_unique<http::Front>(front, new proxy::RequestHandlerFactory(http_->door));
-    for (auto& listener : http_->listeners) {
-        http_->front->add_listener(listener);
-        spdlog::info("listening on http://{} ({} request threads)", listener.address().toString(),
-                     server.threads);
+    for (size_t i = 0; i < http_->listeners.size(); ++i) {
+        const bool tls = server.listen[i].tls;
+        http_->front->add_listener(http_->listeners[i], tls);
+        spdlog::info("listening on {}://{} ({} request threads)", tls ? "https" : "http",
+                     http_->listeners[i].address().toString(), server.threads);
+    }
+    if (tls_) {
+        http_->front->set_tls(tls_);
+        spdlog::info("TLS certificate {} ({})", server.tls.cert, tls_->description());
     }
     http_->front->start();
     for (auto& m : models_) m->start();

@@ -12,6 +12,9 @@
 namespace gradatum {
 
 class PluginRegistry;
+namespace http {
+class TlsContext;
+}
 class ModelSupervisor;
 
 // The listen address cannot be used (in use, not permitted, bad address).
@@ -34,6 +37,10 @@ class Engine {
     // (cut short as soon as `hurry` turns true), then stop the children and close connections.
     void stop(const std::atomic<bool>& hurry);
 
+    // SIGHUP: re-reads what can change without a restart (today: the TLS certificate and key).
+    // A bad new certificate keeps the old one, and says why in the log. False if it failed.
+    bool reload();
+
     uint16_t port() const;
     const EngineConfig& config() const { return config_; }
 
@@ -43,6 +50,7 @@ class Engine {
     std::unique_ptr<PluginRegistry> plugins_;
     std::vector<std::unique_ptr<ModelSupervisor>> models_;
     std::unique_ptr<Http> http_;
+    std::shared_ptr<http::TlsContext> tls_;
     bool stopped_ = false;
 };
 

@@ -266,7 +266,8 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
                   "max_queued, max_connections, drain_timeout, upstream_idle_timeout, "
                   "default_model, max_body_mb, max_header_bytes, max_headers, header_timeout, "
                   "keep_alive_timeout, client_idle_timeout, client_send_timeout, api_keys, "
-                  "api_keys_file, health_requires_key)");
+                  "api_keys_file, health_requires_key, tls.cert, tls.key, tls.ca, "
+                  "tls.min_version)");
     }
     SECTION("unknown top-level section") {
         CHECK(error(std::string(kOneModel) + "daemon.user = nobody\n") ==

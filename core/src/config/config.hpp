@@ -25,6 +25,15 @@ class ConfigFileError : public ConfigError {
 struct ListenAddress {
     std::string host = "127.0.0.1";
     uint16_t port = 8080;
+    bool tls = false;  // written as https://address:port
+};
+
+// server.tls.*: the certificate of every https:// listener.
+struct TlsSettings {
+    std::string cert;                 // PEM file: the certificate (and any chain after it)
+    std::string key;                  // PEM file: its private key; must not be readable by others
+    std::string ca;                   // optional PEM file: intermediate certificates
+    std::string min_version = "1.2";  // "1.2" or "1.3"
 };
 
 struct ServerSettings {
@@ -33,6 +42,7 @@ struct ServerSettings {
     std::vector<ListenAddress> listen{ListenAddress{}};
     // server.allow_wildcard: 0.0.0.0 / :: may be listed (the engine logs a warning).
     bool allow_wildcard = false;
+    TlsSettings tls;
     int threads = 256;     // request threads: one per request being served or stream
     int max_queued = 256;  // the listen backlog: connections the kernel holds before accept
     size_t max_connections = 10'000;      // open client connections, idle ones included

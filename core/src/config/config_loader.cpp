@@ -166,29 +166,79 @@ std::vector<std::string> read_key_list(const Validator& v, const std::string& te
     return keys;
 }
 
-// server.api_keys_file: one key per line, '#' comment lines and blank lines skipped. The file must
-// be private (no group or other read/write): the keys are secrets.
-std::vector<std::string> read_key_file(const Validator& v, const std::string& path) {
-    const std::string key = "server.api_keys_file";
-    if (path.empty()) v.fail(key, "empty (the path of a file with one key per line)");
+// Opens a file that holds secrets; it must be a regular file only its owner may read or write.
+// Returns the open descriptor.
+int open_private_file(const Validator& v, const std::string& key, const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         if (errno == ENOENT) v.fail(key, "file not found: " + path);
         v.fail(key, "cannot open " + path + ": " + std::strerror(errno));
     }
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
     struct stat st {};
-    if (fstat(fd, &st) != 0) v.fail(key, "cannot stat " + path + ": " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) v.fail(key, "not a regular file: " + path);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        v.fail(key, "not a regular file: " + path);
+    }
     if (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) {
+        ::close(fd);
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
         v.fail(key, path + " is readable or writable by other users (mode " + mode +
                         "); allow only its owner: chmod 600 " + path);
     }
+    return fd;
+}
+
+// A file the engine must be able to read (a certificate).
+void require_readable(const Validator& v, const std::string& key, const std::string& path) {
+    if (path.empty()) v.fail(key, "empty (a file path)");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        if (errno == ENOENT) v.fail(key, "file not found: " + path);
+        v.fail(key, "cannot open " + path + ": " + std::strerror(errno));
+    }
+    ::close(fd);
+}
+
+// server.tls.*: needed as soon as one listener is https://.
+TlsSettings read_tls(const Validator& v, bool needed) {
+    TlsSettings tls;
+    auto get = [&](const std::string& name) {
+        auto it = v.raw().find("server.tls." + name);
+        return it == v.raw().end() ? std::string() : it->second;
+    };
+    tls.cert = get("cert");
+    tls.key = get("key");
+    tls.ca = get("ca");
+    if (auto version = get("min_version"); !version.empty()) tls.min_version = version;
+    if (tls.min_version != "1.2" && tls.min_version != "1.3") {
+        v.fail("server.tls.min_version", "expected 1.2 or 1.3, got '" + tls.min_version + "'");
+    }
+    bool any = !tls.cert.empty() || !tls.key.empty() || !tls.ca.empty();
+    if (!needed) {
+        if (any) v.fail("server.tls.cert", "set, but no server.listen entry is https://");
+        return tls;
+    }
+    if (tls.cert.empty())
+        v.fail("server.tls.cert", "missing (an https:// listener needs a certificate)");
+    if (tls.key.empty())
+        v.fail("server.tls.key", "missing (an https:// listener needs its private key)");
+    require_readable(v, "server.tls.cert", tls.cert);
+    ::close(open_private_file(v, "server.tls.key", tls.key));
+    if (!tls.ca.empty()) require_readable(v, "server.tls.ca", tls.ca);
+    return tls;
+}
+
+// server.api_keys_file: one key per line, '#' comment lines and blank lines skipped. The file must
+// be private (no group or other read/write): the keys are secrets.
+std::vector<std::string> read_key_file(const Validator& v, const std::string& path) {
+    const std::string key = "server.api_keys_file";
+    if (path.empty()) v.fail(key, "empty (the path of a file with one key per line)");
+    int fd = open_private_file(v, key, path);
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
     constexpr size_t kMaxSize = 1 << 20;
     std::string content;
     char buffer[4096];
@@ -237,7 +287,11 @@ ServerSettings read_server(const Validator& v) {
                                                    "client_send_timeout",
                                                    "api_keys",
                                                    "api_keys_file",
-                                                   "health_requires_key"};
+                                                   "health_requires_key",
+                                                   "tls.cert",
+                                                   "tls.key",
+                                                   "tls.ca",
+                                                   "tls.min_version"};
     ServerSettings s;
     for (const auto& [key, value] : v.raw()) {
         if (key.rfind("server.", 0) != 0) continue;
@@ -258,6 +312,8 @@ ServerSettings read_server(const Validator& v) {
             v.fail("server.listen", e.what());
         }
     }
+    s.tls = read_tls(v, std::any_of(s.listen.begin(), s.listen.end(),
+                                    [](const ListenAddress& a) { return a.tls; }));
     s.threads = static_cast<int>(v.integer("server.threads", s.threads, 4, 10000));
     s.max_queued = static_cast<int>(v.integer("server.max_queued", s.max_queued, 1, 100000));
     s.drain_timeout = v.duration("server.drain_timeout", s.drain_timeout);

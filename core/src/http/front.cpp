@@ -62,8 +62,9 @@ class ConnectionJob : public Poco::Runnable {
 struct Front::Waiting {
     std::unique_ptr<ClientConnection> connection;
     Clock::time_point deadline;
-    bool idle = true;      // no byte of a head yet (a fresh or kept-alive connection)
-    bool closing = false;  // answered; draining what the client still sends
+    bool idle = true;          // no byte of a head yet (a fresh or kept-alive connection)
+    bool closing = false;      // answered; draining what the client still sends
+    bool handshaking = false;  // TLS: the handshake is not done yet
 };
 
 Front::Front(FrontSettings settings, Poco::Net::HTTPRequestHandlerFactory::Ptr handlers)
@@ -84,9 +85,14 @@ Front::~Front() {
     if (epoll_ >= 0) ::close(epoll_);
 }
 
-void Front::add_listener(Poco::Net::ServerSocket listener) {
+void Front::add_listener(Poco::Net::ServerSocket listener, bool tls) {
     listener.setBlocking(false);
-    listeners_.push_back(std::move(listener));
+    listeners_.push_back({std::move(listener), tls});
+}
+
+void Front::set_tls(std::shared_ptr<TlsContext> tls) {
+    std::lock_guard<std::mutex> lock(tls_mutex_);
+    tls_ = std::move(tls);
 }
 
 void Front::start() {
@@ -97,7 +103,7 @@ void Front::start() {
         epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event);
     };
     add(wake_);
-    for (auto& listener : listeners_) add(listener.impl()->sockfd());
+    for (auto& listener : listeners_) add(listener.socket.impl()->sockfd());
     reactor_ = std::thread([this] { run(); });
 }
 
@@ -152,7 +158,7 @@ void Front::run() {
             }
             bool is_listener = false;
             for (auto& listener : listeners_) {
-                if (listener.impl()->sockfd() == fd) {
+                if (listener.socket.impl()->sockfd() == fd) {
                     is_listener = true;
                     if (accepting_) accept_all(listener);
                 }
@@ -172,17 +178,23 @@ void Front::close_listeners() {
     std::lock_guard<std::mutex> lock(listeners_mutex_);
     if (listeners_closed_) return;
     for (auto& listener : listeners_) {
-        epoll_ctl(epoll_, EPOLL_CTL_DEL, listener.impl()->sockfd(), nullptr);
-        listener.close();
+        epoll_ctl(epoll_, EPOLL_CTL_DEL, listener.socket.impl()->sockfd(), nullptr);
+        listener.socket.close();
     }
     listeners_closed_ = true;
     listeners_closed_cv_.notify_all();
 }
 
-void Front::accept_all(Poco::Net::ServerSocket& listener) {
+void Front::accept_all(Listener& listener) {
+    std::shared_ptr<TlsContext> tls;
+    if (listener.tls) {
+        std::lock_guard<std::mutex> lock(tls_mutex_);
+        tls = tls_;
+        if (!tls) return;  // no certificate (cannot happen once the engine has started)
+    }
     while (true) {
-        int fd =
-            ::accept4(listener.impl()->sockfd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = ::accept4(listener.socket.impl()->sockfd(), nullptr, nullptr,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno == EMFILE || errno == ENFILE) {
@@ -196,14 +208,21 @@ void Front::accept_all(Poco::Net::ServerSocket& listener) {
             socket.setBlocking(false);
             socket.setNoDelay(true);  // small SSE writes must not wait for Nagle
             auto connection =
-                std::make_unique<ClientConnection>(std::move(socket), listener.address());
+                std::make_unique<ClientConnection>(std::move(socket), listener.socket.address());
+            if (tls) connection->start_tls(tls->native());
             if (waiting_.size() + busy_ >= settings_.max_connections) {
                 std::string answer =
                     error_response(settings_, 503, "server_busy", "too many open connections", 1);
-                ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (!tls) ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
                 continue;  // the connection closes with its object
             }
+            bool handshaking = connection->secure();
             watch(std::move(connection), Clock::now() + settings_.header_timeout, true);
+            if (auto it = waiting_.find(fd); handshaking && it != waiting_.end()) {
+                it->second->handshaking = true;
+                // The handshake, like a head, must be done within header_timeout.
+                it->second->idle = false;
+            }
         } catch (const Poco::Exception&) {
             // The client went away already (peerAddress fails): nothing to serve.
         }
@@ -225,6 +244,13 @@ void Front::watch(std::unique_ptr<ClientConnection> connection, Clock::time_poin
     waiting_[fd] = std::move(waiting);
 }
 
+void Front::want_write(int fd, bool on) {
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u);
+    event.data.fd = fd;
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &event);
+}
+
 void Front::forget(int fd) {
     auto it = waiting_.find(fd);
     if (it == waiting_.end()) return;
@@ -244,6 +270,23 @@ void Front::on_readable(int fd) {
         }
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) forget(fd);
         return;
+    }
+    if (w.handshaking) {
+        switch (w.connection->handshake()) {
+            case ClientConnection::Handshake::failed:
+                forget(fd);  // plain HTTP on a TLS port, or a client that does not trust us
+                return;
+            case ClientConnection::Handshake::want_read:
+                want_write(fd, false);
+                return;
+            case ClientConnection::Handshake::want_write:
+                want_write(fd, true);
+                return;
+            case ClientConnection::Handshake::done:
+                want_write(fd, false);
+                w.handshaking = false;
+                break;  // application data may have come with the last flight
+        }
     }
     size_t before = w.connection->pending().size();
     auto fill = w.connection->fill(settings_.limits.max_bytes + 1);
@@ -312,7 +355,7 @@ void Front::answer_and_close(int fd, int status, const std::string& code,
     if (it == waiting_.end()) return;
     Waiting& w = *it->second;
     std::string answer = error_response(settings_, status, code, message, retry_after_s);
-    ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (!w.handshaking) w.connection->send_now(answer);
     ::shutdown(fd, SHUT_WR);
     w.closing = true;
     deadlines_.erase({w.deadline, fd});
@@ -343,7 +386,7 @@ void Front::dispatch(std::unique_ptr<ClientConnection> connection, RequestHead h
         if (!connection) return;
         std::string answer = error_response(settings_, 503, "server_busy",
                                             "no request thread available: " + e.displayText(), 1);
-        ::send(connection->fd(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        connection->send_now(answer);
     }
 }
 
@@ -390,6 +433,7 @@ void Front::serve(std::unique_ptr<ClientConnection> connection, RequestHead head
         }
         keep = response.finish() && request.body_consumed() && accepting_;
         if (!keep) break;
+        connection->drain_tls_pending();
         HeadScan next = scan_request_head(connection->pending(), settings_.limits);
         if (next.status == HeadStatus::complete) {
             head = std::move(next.head);  // pipelined: answered in order, on this thread

@@ -26,7 +26,7 @@ class ServerRequest : public Poco::Net::HTTPServerRequest {
     const Poco::Net::SocketAddress& serverAddress() const override;
     const Poco::Net::HTTPServerParams& serverParams() const override { return params_; }
     Poco::Net::HTTPServerResponse& response() const override { return response_; }
-    bool secure() const override { return false; }
+    bool secure() const override { return connection_.secure(); }
 
     ClientConnection& connection() { return connection_; }
     Poco::Net::StreamSocket& socket() { return connection_.socket(); }
