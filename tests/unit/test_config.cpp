@@ -444,9 +444,15 @@ TEST_CASE("every key commented out in the .properties example is a valid key", "
     // The key file the example names does not exist here: a private one stands in for it.
     const std::string keys = dir.write("api-keys", "# example\nchange-me-3\n");
     REQUIRE(chmod(keys.c_str(), 0600) == 0);
+    // Likewise the TLS files (only their presence and mode are checked here), for an https://
+    // listener added to the example's plain one.
+    const std::string cert = dir.write("server.pem", "certificate");
+    const std::string key = dir.write("server.key", "key");
+    REQUIRE(chmod(key.c_str(), 0600) == 0);
     std::string text, line;
     int uncommented = 0;
     bool key_file_line = false;
+    int tls_lines = 0;
     while (std::getline(in, line)) {
         if (line.rfind("#server.", 0) == 0 || line.rfind("#models.", 0) == 0) {
             line.erase(0, 1);
@@ -456,10 +462,19 @@ TEST_CASE("every key commented out in the .properties example is a valid key", "
             line = "server.api_keys_file = " + keys;
             key_file_line = true;
         }
+        if (line.rfind("server.listen = ", 0) == 0) line += ", https://127.0.0.1:8443";
+        for (const auto& [name, path] :
+             {std::pair<std::string, std::string>{"cert", cert}, {"key", key}, {"ca", cert}}) {
+            if (line.rfind("server.tls." + name + " = ", 0) == 0) {
+                line = "server.tls." + name + " = " + path;
+                ++tls_lines;
+            }
+        }
         text += line + "\n";
     }
     CHECK(uncommented >= 5);
     CHECK(key_file_line);
+    CHECK(tls_lines == 3);
     EngineConfig c = load_config(dir.write("all.properties", text));
     CHECK(c.server.default_model == "chat");
     CHECK(c.server.api_keys ==
