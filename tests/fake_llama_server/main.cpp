@@ -177,13 +177,18 @@ int main(int argc, char** argv) {
     const std::string url = "http://" + HostForUrl(options.host) + ":" + std::to_string(port);
 
     fake::ServerState state(options);
-    state.close_listener = [socket]() mutable { socket.close(); };
     Poco::ThreadPool pool("fake-http", 4, kMaxThreads);
     Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(kMaxThreads);
     params->setMaxQueued(kMaxQueued);
     params->setKeepAlive(true);
     Poco::Net::HTTPServer server(new fake::HandlerFactory(state), pool, socket, params);
+    // Stop the accepting thread before closing its socket: closing it under that thread's poll
+    // would race on the descriptor (and a reused descriptor number would be polled instead).
+    state.close_listener = [&server, socket]() mutable {
+        server.stop();
+        socket.close();
+    };
     server.start();
     std::fprintf(stderr,
                  "main: HTTP server is listening, hostname: %s, port: %d, http threads: %d\n",
