@@ -246,3 +246,19 @@ TEST_CASE("real: a non-streaming client that leaves frees its slot within 1.5 s"
     CHECK(freed < 1500ms);
     client.join();
 }
+
+TEST_CASE("real: llama.cpp's web UI is served through the engine as the child serves it",
+          "[real][webui]") {
+    RealEngine real;
+    auto via_engine = http(real.port(), "GET", "/");
+    auto direct = http(real.child, "GET", "/", "", real.auth);
+    INFO("engine: " << via_engine.status << " " << via_engine.header("content-type")
+                    << "; child: " << direct.status << " " << direct.header("content-type"));
+    REQUIRE(direct.status == 200);  // a llama-server built with its UI (scripts/get-llama-server.sh)
+    CHECK(via_engine.status == 200);
+    CHECK(via_engine.header("content-type") == direct.header("content-type"));
+    CHECK(via_engine.header("content-type").find("text/html") == 0);
+    CHECK(via_engine.header("content-encoding") == direct.header("content-encoding"));
+    CHECK(via_engine.body == direct.body);
+    CHECK(via_engine.body.size() > 1000);
+}
