@@ -78,6 +78,17 @@ bool Engine::reload() {
     }
 }
 
+void Engine::set_state_observer(
+    std::function<void(const std::string&, ModelState, const std::string&)> observer) {
+    for (auto& m : models_) m->set_state_observer(observer);
+}
+
+std::vector<std::string> Engine::model_names() const {
+    std::vector<std::string> names;
+    for (const auto& m : models_) names.push_back(m->name());
+    return names;
+}
+
 Engine::~Engine() {
     std::atomic<bool> hurry{true};
     stop(hurry);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -16,6 +17,7 @@ namespace http {
 class TlsContext;
 }
 class ModelSupervisor;
+enum class ModelState;
 
 // The listen address cannot be used (in use, not permitted, bad address).
 class ListenError : public std::runtime_error {
@@ -30,6 +32,12 @@ class Engine {
     ~Engine();
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
+
+    // Told of every model state change (see ModelSupervisor::set_state_observer). Before start().
+    void set_state_observer(
+        std::function<void(const std::string& model, ModelState state, const std::string& reason)>
+            observer);
+    std::vector<std::string> model_names() const;
 
     // Binds the listener (throws ListenError) and then starts the models.
     void start();

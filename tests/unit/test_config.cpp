@@ -888,3 +888,34 @@ TEST_CASE("client keys read alike in every format", "[config][keys]") {
         CHECK(c->raw.count("server.api_keys") == 0);
     }
 }
+
+TEST_CASE("check_config collects every problem where load_config throws the first",
+          "[config][check]") {
+    TempDir dir;
+    std::string path = dir.write("engine.properties",
+                                 "server.threads = many\n"
+                                 "server.colour = blue\n"
+                                 "server.health_requires_key = true\n"
+                                 "logging.level = loud\n"
+                                 "models.m.ready_timeout = 0\n"
+                                 "models.m.llama_server.model = /m.gguf\n");
+    std::vector<std::string> problems;
+    EngineConfig config = gradatum::check_config(path, problems);
+    CAPTURE(problems);
+    REQUIRE(problems.size() == 6);
+    CHECK(problems[0] == path + ": server.colour: unknown key (known: " +
+                             problems[0].substr(problems[0].find("known: ") + 7));
+    CHECK(problems[1].rfind(path + ": server.threads: expected a whole number", 0) == 0);
+    CHECK(problems[2].rfind(path + ": server.health_requires_key: is true, but no key", 0) == 0);
+    CHECK(problems[3] == path + ": models.m.backend: missing (the plugin id, e.g. llama_server)");
+    CHECK(problems[4] == path + ": models.m.ready_timeout: must be above 0");
+    CHECK(problems[5].rfind(path + ": logging.level: expected trace", 0) == 0);
+    CHECK(config.server.threads == 256);  // a bad value keeps its default
+    // The normal start still stops at the first problem.
+    CHECK_THROWS_WITH(load_config(path), Catch::StartsWith(path + ": server.colour: unknown key"));
+
+    problems.clear();
+    gradatum::check_config(dir.path() + "/missing.properties", problems);
+    CHECK(problems ==
+          std::vector<std::string>{dir.path() + "/missing.properties: cannot read config file"});
+}

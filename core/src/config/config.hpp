@@ -96,6 +96,11 @@ struct EngineConfig {
 // file cannot be read, ConfigError (naming file and key) for anything else.
 EngineConfig load_config(const std::string& path);
 
+// For --check: the same checks, but every problem is appended to `problems` (one
+// "file: key: message" each) instead of thrown; what could not be read keeps its default. An
+// unreadable file is one problem (and an empty config).
+EngineConfig check_config(const std::string& path, std::vector<std::string>& problems);
+
 // "file: key: message", the one format of every config error.
 std::string config_error_text(const std::string& file, const std::string& key,
                               const std::string& message);

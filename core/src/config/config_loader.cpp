@@ -79,11 +79,32 @@ void collect_leaves(const AbstractConfiguration& conf, const std::string& path,
 
 class Validator {
   public:
-    Validator(std::string file, std::map<std::string, std::string> raw)
-        : file_(std::move(file)), raw_(std::move(raw)) {}
+    // `problems`: collect (--check) instead of throwing at the first error.
+    Validator(std::string file, std::map<std::string, std::string> raw,
+              std::vector<std::string>* problems = nullptr)
+        : file_(std::move(file)), raw_(std::move(raw)), problems_(problems) {}
 
     [[noreturn]] void fail(const std::string& key, const std::string& message) const {
         throw ConfigError(config_error_text(file_, key, message));
+    }
+
+    // Like fail(), but when collecting the problem is recorded and the caller goes on with
+    // its fallback.
+    void report(const std::string& key, const std::string& message) const {
+        if (!problems_) fail(key, message);
+        problems_->push_back(config_error_text(file_, key, message));
+    }
+
+    // Runs one check that stands on its own. When collecting, its first failure is recorded
+    // and the checks after it still run; otherwise the failure propagates.
+    template <typename Check>
+    void attempt(Check&& check) const {
+        if (!problems_) return check();
+        try {
+            check();
+        } catch (const ConfigError& e) {
+            problems_->push_back(e.what());
+        }
     }
 
     const std::map<std::string, std::string>& raw() const { return raw_; }
@@ -94,8 +115,14 @@ class Validator {
         auto it = raw_.find(key);
         if (it == raw_.end()) return fallback;
         auto value = config_values::parse_duration(it->second);
-        if (!value) fail(key, config_values::duration_expectation() + ", got '" + it->second + "'");
-        if (positive && value->count() == 0) fail(key, "must be above 0");
+        if (!value) {
+            report(key, config_values::duration_expectation() + ", got '" + it->second + "'");
+            return fallback;
+        }
+        if (positive && value->count() == 0) {
+            report(key, "must be above 0");
+            return fallback;
+        }
         return *value;
     }
 
@@ -103,7 +130,10 @@ class Validator {
         auto it = raw_.find(key);
         if (it == raw_.end()) return fallback;
         auto value = config_values::parse_bool(it->second);
-        if (!value) fail(key, "expected true or false, got '" + it->second + "'");
+        if (!value) {
+            report(key, "expected true or false, got '" + it->second + "'");
+            return fallback;
+        }
         return *value;
     }
 
@@ -113,8 +143,9 @@ class Validator {
         if (it == raw_.end()) return fallback;
         auto value = config_values::parse_integer(it->second);
         if (!value || *value < min || *value > max) {
-            fail(key, "expected a whole number from " + std::to_string(min) + " to " +
-                          std::to_string(max) + ", got '" + it->second + "'");
+            report(key, "expected a whole number from " + std::to_string(min) + " to " +
+                            std::to_string(max) + ", got '" + it->second + "'");
+            return fallback;
         }
         return *value;
     }
@@ -122,6 +153,7 @@ class Validator {
   private:
     std::string file_;
     std::map<std::string, std::string> raw_;
+    std::vector<std::string>* problems_;
 };
 
 bool valid_model_name(const std::string& name) {
@@ -298,7 +330,7 @@ ServerSettings read_server(const Validator& v) {
         if (std::find(known.begin(), known.end(), key.substr(7)) == known.end()) {
             std::string list;
             for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-            v.fail(key, "unknown key (known: " + list + ")");
+            v.report(key, "unknown key (known: " + list + ")");
         }
     }
     s.allow_wildcard = v.boolean("server.allow_wildcard", s.allow_wildcard);
@@ -309,11 +341,13 @@ ServerSettings read_server(const Validator& v) {
         try {
             s.listen = config::parse_listen_list(it->second, options);
         } catch (const config::ListenSpecError& e) {
-            v.fail("server.listen", e.what());
+            v.report("server.listen", e.what());
         }
     }
-    s.tls = read_tls(v, std::any_of(s.listen.begin(), s.listen.end(),
-                                    [](const ListenAddress& a) { return a.tls; }));
+    v.attempt([&] {
+        s.tls = read_tls(v, std::any_of(s.listen.begin(), s.listen.end(),
+                                        [](const ListenAddress& a) { return a.tls; }));
+    });
     s.threads = static_cast<int>(v.integer("server.threads", s.threads, 4, 10000));
     s.max_queued = static_cast<int>(v.integer("server.max_queued", s.max_queued, 1, 100000));
     s.drain_timeout = v.duration("server.drain_timeout", s.drain_timeout);
@@ -335,11 +369,13 @@ ServerSettings read_server(const Validator& v) {
     }
     std::vector<std::string> keys;
     if (auto it = v.raw().find("server.api_keys"); it != v.raw().end()) {
-        keys = read_key_list(v, it->second);
+        v.attempt([&] { keys = read_key_list(v, it->second); });
     }
     if (auto it = v.raw().find("server.api_keys_file"); it != v.raw().end()) {
-        auto from_file = read_key_file(v, it->second);
-        keys.insert(keys.end(), from_file.begin(), from_file.end());
+        v.attempt([&] {
+            auto from_file = read_key_file(v, it->second);
+            keys.insert(keys.end(), from_file.begin(), from_file.end());
+        });
     }
     for (auto& k : keys) {
         if (std::find(s.api_keys.begin(), s.api_keys.end(), k) == s.api_keys.end()) {
@@ -348,8 +384,8 @@ ServerSettings read_server(const Validator& v) {
     }
     s.health_requires_key = v.boolean("server.health_requires_key", s.health_requires_key);
     if (s.health_requires_key && s.api_keys.empty()) {
-        v.fail("server.health_requires_key",
-               "is true, but no key is configured (server.api_keys or server.api_keys_file)");
+        v.report("server.health_requires_key",
+                 "is true, but no key is configured (server.api_keys or server.api_keys_file)");
     }
     return s;
 }
@@ -369,9 +405,10 @@ ModelSettings read_model(const Validator& v, const std::string& name,
     }
     auto backend = v.raw().find(prefix + "backend");
     if (backend == v.raw().end() || backend->second.empty()) {
-        v.fail(prefix + "backend", "missing (the plugin id, e.g. llama_server)");
+        v.report(prefix + "backend", "missing (the plugin id, e.g. llama_server)");
+    } else {
+        m.backend = backend->second;
     }
-    m.backend = backend->second;
     m.ready_timeout = v.duration(prefix + "ready_timeout", m.ready_timeout, /*positive=*/true);
     m.queue_timeout = v.duration(prefix + "queue_timeout", m.queue_timeout);
     m.stop_timeout = v.duration(prefix + "stop_timeout", m.stop_timeout);
@@ -386,36 +423,37 @@ ModelSettings read_model(const Validator& v, const std::string& name,
     return m;
 }
 
-}  // namespace
-
-EngineConfig load_config(const std::string& path) {
+// `problems` null: throw at the first error (load_config); else collect them all (check_config).
+EngineConfig read_config(const std::string& path, std::vector<std::string>* problems) {
     auto conf = open_by_extension(path);
     std::map<std::string, std::string> raw;
     collect_leaves(*conf, path, "", raw);
-    Validator v(path, raw);
+    Validator v(path, raw, problems);
 
     static const std::set<std::string> sections = {"server", "models", "logging", "plugins"};
     std::set<std::string> model_names;
     for (const auto& [key, value] : raw) {
-        std::string section = key.substr(0, key.find('.'));
-        if (!sections.count(section)) {
-            v.fail(key, "unknown key (top-level sections: server, models, logging, plugins)");
-        }
-        // A bare `server = ...` (or an empty <server/>) would otherwise be silently ignored.
-        if (key == "server") v.fail(key, "expected server.<setting>");
-        if (section == "logging" && key != "logging.level")
-            v.fail(key, "unknown key (known: level)");
-        if (section == "models") {
-            auto dot = key.find('.', 7);
-            if (dot == std::string::npos) v.fail(key, "expected models.<name>.<setting>");
-            std::string name = key.substr(7, dot - 7);
-            if (!valid_model_name(name)) {
-                v.fail(key, "model name '" + name + "' may use only letters, digits, _ and -");
+        v.attempt([&, &key = key] {
+            std::string section = key.substr(0, key.find('.'));
+            if (!sections.count(section)) {
+                v.fail(key, "unknown key (top-level sections: server, models, logging, plugins)");
             }
-            model_names.insert(name);
-        }
+            // A bare `server = ...` (or an empty <server/>) would otherwise be silently ignored.
+            if (key == "server") v.fail(key, "expected server.<setting>");
+            if (section == "logging" && key != "logging.level")
+                v.fail(key, "unknown key (known: level)");
+            if (section == "models") {
+                auto dot = key.find('.', 7);
+                if (dot == std::string::npos) v.fail(key, "expected models.<name>.<setting>");
+                std::string name = key.substr(7, dot - 7);
+                if (!valid_model_name(name)) {
+                    v.fail(key, "model name '" + name + "' may use only letters, digits, _ and -");
+                }
+                model_names.insert(name);
+            }
+        });
     }
-    if (model_names.empty()) v.fail("models", "no model configured (add models.<name>.backend)");
+    if (model_names.empty()) v.report("models", "no model configured (add models.<name>.backend)");
 
     EngineConfig config;
     config.source_path = path;
@@ -429,14 +467,32 @@ EngineConfig load_config(const std::string& path) {
         static const std::set<std::string> levels = {"trace", "debug", "info",
                                                      "warn",  "error", "off"};
         if (!levels.count(it->second)) {
-            v.fail("logging.level", "expected trace, debug, info, warn, error or off");
+            v.report("logging.level", "expected trace, debug, info, warn, error or off");
+        } else {
+            config.log_level = it->second;
         }
-        config.log_level = it->second;
     }
     if (!config.server.default_model.empty() && !model_names.count(config.server.default_model)) {
-        v.fail("server.default_model", "no model named '" + config.server.default_model + "'");
+        v.report("server.default_model", "no model named '" + config.server.default_model + "'");
     }
     return config;
+}
+
+}  // namespace
+
+EngineConfig load_config(const std::string& path) {
+    return read_config(path, nullptr);
+}
+
+EngineConfig check_config(const std::string& path, std::vector<std::string>& problems) {
+    try {
+        return read_config(path, &problems);
+    } catch (const ConfigError& e) {  // the file itself, or a key Poco cannot nest
+        problems.push_back(e.what());
+        EngineConfig none;
+        none.source_path = path;
+        return none;
+    }
 }
 
 }  // namespace gradatum

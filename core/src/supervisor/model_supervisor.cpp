@@ -123,6 +123,7 @@ void ModelSupervisor::set_state(ModelState state, const std::string& reason) {
     auto level = state == ModelState::failed ? spdlog::level::err : spdlog::level::info;
     spdlog::log(level, "model {}: {} -> {}: {}", settings_.name, to_string(old), to_string(state),
                 reason);
+    if (observer_) observer_(settings_.name, state, reason);
 }
 
 void ModelSupervisor::wait_for_event(milliseconds timeout) {

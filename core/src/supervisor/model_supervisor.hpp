@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -68,6 +69,12 @@ class ModelSupervisor {
     ModelSupervisor(const ModelSupervisor&) = delete;
     ModelSupervisor& operator=(const ModelSupervisor&) = delete;
 
+    // Called after every state change, on the thread that made it, outside the lock (the
+    // engine's systemd STATUS). Set before start().
+    using StateObserver =
+        std::function<void(const std::string& model, ModelState state, const std::string& reason)>;
+    void set_state_observer(StateObserver observer) { observer_ = std::move(observer); }
+
     void start();
     // Stops the child (closing in-flight upstream connections first) and the control thread.
     void request_stop();
@@ -126,6 +133,7 @@ class ModelSupervisor {
     uint64_t restarts_ = 0;
     uint64_t ready_count_ = 0;
     std::string last_exit_;
+    StateObserver observer_;
     std::thread thread_;
 };
 
