@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "http/front.hpp"
@@ -21,13 +22,33 @@ namespace gradatum {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+std::vector<std::string> names_of(const std::vector<ModelSupervisor*>& models) {
+    std::vector<std::string> names;
+    for (auto* model : models) names.push_back(model->name());
+    return names;
+}
+
+}  // namespace
+
 struct Engine::Http {
     Http(proxy::Router router, std::vector<ModelSupervisor*> models, const ServerSettings& s)
-        : door{std::move(router),       std::move(models),
-               s.upstream_idle_timeout, static_cast<std::streamsize>(s.max_body_mb) * 1024 * 1024,
-               s.client_idle_timeout,   proxy::ClientKeys(s.api_keys),
-               s.health_requires_key,   {}} {}
+        : metrics(names_of(models)),
+          door{std::move(router),
+               std::move(models),
+               s.upstream_idle_timeout,
+               static_cast<std::streamsize>(s.max_body_mb) * 1024 * 1024,
+               s.client_idle_timeout,
+               proxy::ClientKeys(s.api_keys),
+               s.health_requires_key,
+               metrics,
+               s.metrics_children,
+               std::nullopt,
+               [this] { return front ? front->busy_workers() : 0; },
+               {}} {}
 
+    ops::Metrics metrics;  // before `door`, which refers to it
     proxy::FrontDoor door;
     std::vector<Poco::Net::ServerSocket> listeners;
     std::unique_ptr<http::Front> front;
@@ -106,7 +127,7 @@ void Engine::start() {
     http_ = std::make_unique<Http>(proxy::Router(models, default_model), models, server);
 
     // Every listener is bound before anything is spawned: a bad address costs nothing.
-    for (const auto& listen : server.listen) {
+    auto bind = [&](const ListenAddress& listen, const char* key) {
         if (Poco::Net::IPAddress(listen.host).isWildcard()) {
             spdlog::warn("listening on every interface ({}:{}): server.allow_wildcard is set",
                          listen.host, listen.port);
@@ -120,10 +141,18 @@ void Engine::start() {
             socket.listen(std::max(64, server.max_queued));
         } catch (const Poco::Exception& e) {
             throw ListenError("cannot listen on " + listen.host + ":" +
-                              std::to_string(listen.port) + " (" + config_.source_path +
-                              ": server.listen): " + e.displayText());
+                              std::to_string(listen.port) + " (" + config_.source_path + ": " +
+                              key + "): " + e.displayText());
         }
-        http_->listeners.push_back(socket);
+        return socket;
+    };
+    for (const auto& listen : server.listen) {
+        http_->listeners.push_back(bind(listen, "server.listen"));
+    }
+    std::optional<Poco::Net::ServerSocket> metrics_listener;
+    if (server.metrics_listen) {
+        metrics_listener = bind(*server.metrics_listen, "server.metrics_listen");
+        http_->door.metrics_address = metrics_listener->address();
     }
     http::FrontSettings front;
     front.limits.max_bytes = server.max_header_bytes;
@@ -144,6 +173,11 @@ void Engine::start() {
         http_->front->add_listener(http_->listeners[i], tls);
         spdlog::info("listening on {}://{} ({} request threads)", tls ? "https" : "http",
                      http_->listeners[i].address().toString(), server.threads);
+    }
+    if (metrics_listener) {
+        http_->front->add_listener(*metrics_listener, false);
+        http_->listeners.push_back(*metrics_listener);  // last: port() stays the first listener's
+        spdlog::info("metrics on http://{}/metrics", metrics_listener->address().toString());
     }
     if (tls_) {
         http_->front->set_tls(tls_);

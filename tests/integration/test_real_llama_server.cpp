@@ -134,14 +134,20 @@ TEST_CASE("real: /tokenize, /props, /slots", "[real]") {
     expect_same_answer(real, "GET", "/slots");
 }
 
-TEST_CASE("real: /metrics with --metrics passed through args", "[real]") {
-    RealEngine real("models.tiny.llama_server.args = --metrics\n");
+TEST_CASE("real: the engine's /metrics merges the child's own, labelled with the model",
+          "[real][metrics]") {
+    RealEngine real("models.tiny.llama_server.args = --metrics\nserver.metrics_children = true\n");
     auto via_engine = http(real.port(), "GET", "/metrics");
     auto direct = http(real.child, "GET", "/metrics", "", real.auth);
     CHECK(via_engine.status == 200);
     CHECK(direct.status == 200);
     CHECK(via_engine.header("content-type") == direct.header("content-type"));
-    CHECK(via_engine.body.find("llamacpp:prompt_tokens_total") != std::string::npos);
+    INFO(via_engine.body);
+    CHECK(direct.body.find("llamacpp:prompt_tokens_total ") != std::string::npos);
+    CHECK(via_engine.body.find("llamacpp:prompt_tokens_total{model=\"tiny\"} ") !=
+          std::string::npos);
+    CHECK(via_engine.body.find("gradatum_model_state{model=\"tiny\",state=\"ready\"} 1") !=
+          std::string::npos);
 }
 
 TEST_CASE("real: the child refuses requests without its per-spawn key, the engine has it",

@@ -267,7 +267,7 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
                   "default_model, max_body_mb, max_header_bytes, max_headers, header_timeout, "
                   "keep_alive_timeout, client_idle_timeout, client_send_timeout, api_keys, "
                   "api_keys_file, health_requires_key, tls.cert, tls.key, tls.ca, "
-                  "tls.min_version)");
+                  "tls.min_version, metrics_listen, metrics_children)");
     }
     SECTION("unknown top-level section") {
         CHECK(error(std::string(kOneModel) + "daemon.user = nobody\n") ==

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -43,7 +44,11 @@ struct ServerSettings {
     // server.allow_wildcard: 0.0.0.0 / :: may be listed (the engine logs a warning).
     bool allow_wildcard = false;
     TlsSettings tls;
-    int threads = 256;     // request threads: one per request being served or stream
+    // server.metrics_listen: a listener that serves GET /metrics only (e.g. loopback for a
+    // scraper); same address rules as server.listen, plain HTTP.
+    std::optional<ListenAddress> metrics_listen;
+    bool metrics_children = false;  // merge each child's llama-server /metrics (model label)
+    int threads = 256;              // request threads: one per request being served or stream
     int max_queued = 256;  // the listen backlog: connections the kernel holds before accept
     size_t max_connections = 10'000;      // open client connections, idle ones included
     size_t max_header_bytes = 64 * 1024;  // a larger request head gets 431

@@ -323,7 +323,9 @@ ServerSettings read_server(const Validator& v) {
                                                    "tls.cert",
                                                    "tls.key",
                                                    "tls.ca",
-                                                   "tls.min_version"};
+                                                   "tls.min_version",
+                                                   "metrics_listen",
+                                                   "metrics_children"};
     ServerSettings s;
     for (const auto& [key, value] : v.raw()) {
         if (key.rfind("server.", 0) != 0) continue;
@@ -345,6 +347,30 @@ ServerSettings read_server(const Validator& v) {
         }
     }
     v.attempt([&] {
+        if (auto it = v.raw().find("server.metrics_listen"); it != v.raw().end()) {
+            config::ListenOptions options;
+            options.allow_wildcard = s.allow_wildcard;
+            options.subnet_broadcasts = config::interface_broadcasts();
+            try {
+                auto list = config::parse_listen_list(it->second, options);
+                if (list.size() != 1) {
+                    v.fail("server.metrics_listen",
+                           "expected one address:port, got '" + it->second + "'");
+                }
+                if (list.front().tls)
+                    v.fail("server.metrics_listen", "https:// is not offered here");
+                for (const auto& main : s.listen) {
+                    if (main.host == list.front().host && main.port == list.front().port &&
+                        main.port != 0) {
+                        v.fail("server.metrics_listen", "is also in server.listen");
+                    }
+                }
+                s.metrics_listen = list.front();
+            } catch (const config::ListenSpecError& e) {
+                v.fail("server.metrics_listen", e.what());
+            }
+        }
+        s.metrics_children = v.boolean("server.metrics_children", s.metrics_children);
         s.tls = read_tls(v, std::any_of(s.listen.begin(), s.listen.end(),
                                         [](const ListenAddress& a) { return a.tls; }));
     });

@@ -5,6 +5,8 @@
 
 #include <Poco/Net/HTTPServerResponse.h>
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <ostream>
 
@@ -30,12 +32,17 @@ class ServerResponse : public Poco::Net::HTTPServerResponse {
     // connection may carry another request.
     bool finish();
 
+    // For the metrics and the access log: body bytes written, and when the head went out.
+    uint64_t body_bytes() const;
+    std::chrono::steady_clock::time_point head_sent_at() const { return head_sent_at_; }
+
   private:
     class BodyBuffer;
     ClientConnection& connection_;
     bool head_request_;
     bool sent_ = false;
     bool continue_sent_ = false;
+    std::chrono::steady_clock::time_point head_sent_at_{};
     std::unique_ptr<BodyBuffer> body_;
     std::unique_ptr<std::ostream> stream_;
 };

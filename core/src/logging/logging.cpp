@@ -42,6 +42,10 @@ size_t take_dropped() {
     return fresh;
 }
 
+size_t dropped_total() {
+    return g_pool ? g_pool->overrun_counter() : 0;
+}
+
 void shutdown() {
     if (!g_pool) return;
     // Late lines go straight to stderr; the pool's destructor writes out the queue and joins.

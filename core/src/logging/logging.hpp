@@ -13,6 +13,8 @@ void init();
 
 // Lines dropped since the last call (0 if none, or before init()).
 size_t take_dropped();
+// Lines dropped since init(), for the metrics.
+size_t dropped_total();
 
 // Writes out what is queued and stops the logging thread; call before the process exits.
 void shutdown();

@@ -173,6 +173,26 @@ Admission ModelSupervisor::admit(uint64_t after_generation) {
     return admission;
 }
 
+// What ended a child, as a metric label: a short, fixed vocabulary.
+std::string restart_cause(const ExitInfo& info) {
+    if (info.exec_failed) return "exec_failed";
+    if (info.stopped_by_core) {
+        if (info.core_reason.find("liveness") != std::string::npos) return "liveness";
+        if (info.core_reason.find("ready_timeout") != std::string::npos) return "ready_timeout";
+        if (info.core_reason.find("readiness probe") != std::string::npos) return "probe_failed";
+        return "stopped";
+    }
+    if (!info.core_reason.empty()) return "spawn_failed";
+    if (info.signal != 0) return "signal";
+    return info.was_ready ? "exited" : "load_failed";
+}
+
+std::optional<Target> ModelSupervisor::serving_target() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (state_ != ModelState::ready || !child_alive_) return std::nullopt;
+    return target_;
+}
+
 ModelStatus ModelSupervisor::status() const {
     ModelStatus s;
     {
@@ -188,6 +208,10 @@ ModelStatus ModelSupervisor::status() const {
         s.restarts = restarts_;
         s.ready_count = ready_count_;
         s.last_exit = last_exit_;
+        s.last_exit_code = last_exit_code_;
+        s.last_exit_signal = last_exit_signal_;
+        s.last_load_s = static_cast<double>(last_load_ms_) / 1000;
+        s.restarts_by_reason = restarts_by_reason_;
         s.waiting = waiting_;
     }
     s.in_flight = in_flight_.count();
@@ -225,6 +249,7 @@ void ModelSupervisor::supervise() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             ++restarts_;
+            ++restarts_by_reason_[restart_cause(info)];
         }
         set_state(ModelState::backoff,
                   decision.reason + "; restarting in " + std::to_string(decision.delay_ms) + " ms");
@@ -310,6 +335,8 @@ ExitInfo ModelSupervisor::run_child_once() {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         last_exit_ = child->exit_status() ? status.describe() : "did not exit after SIGKILL";
+        last_exit_code_ = status.code;
+        last_exit_signal_ = status.signal;
     }
     info.stderr_tail = child->stderr_tail();
     info.uptime_ms = ms_since(spawned);
@@ -352,6 +379,7 @@ bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
                 target_ = target;
                 ++generation_;
                 ++ready_count_;
+                last_load_ms_ = ms_since(spawned);
             }
             set_state(ModelState::ready, "probe " + probe.path + " answered " +
                                              std::to_string(answer.status) + " after " +
