@@ -162,7 +162,21 @@ class EngineApp : public Poco::Util::ServerApplication {
             std::cerr << "gradatum-engine: config error: " << e.what() << "\n";
             return EXIT_CONFIG;
         }
-        spdlog::set_level(spdlog::level::from_str(config.log_level));
+        gradatum::logging::Settings log_settings;
+        log_settings.level = config.log_level;
+        log_settings.format = config.log_format == "json" ? gradatum::logging::Format::json
+                                                          : gradatum::logging::Format::text;
+        log_settings.file = config.log_file;
+        log_settings.max_size_bytes = static_cast<size_t>(config.log_max_size_mb) * 1024 * 1024;
+        log_settings.max_files = static_cast<size_t>(config.log_max_files);
+        try {
+            gradatum::logging::configure(log_settings);
+        } catch (const gradatum::logging::FileError& e) {
+            std::cerr << "gradatum-engine: config error: "
+                      << gradatum::config_error_text(config_path_, "logging.file", e.what())
+                      << "\n";
+            return EXIT_CONFIG;
+        }
         std::string plugin_dir = plugin_dir_.empty() ? default_plugin_dir() : plugin_dir_;
         std::unique_ptr<gradatum::ops::ServiceNotifier> notifier;  // outlives the engine
         std::unique_ptr<gradatum::Engine> engine;

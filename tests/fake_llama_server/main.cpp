@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -200,7 +201,19 @@ int main(int argc, char** argv) {
     if (!ModelReadable(options.model)) {
         FailModelLoad(options.model);
     }
-    if (const int sig = WaitForSignal(stop_signals, options.load_ms)) {
+    if (options.load_progress_ms > 0) {
+        // Like llama-server's loader: a line now and then while the load goes on.
+        int left = options.load_ms;
+        for (int step = 1; left > 0; ++step) {
+            const int wait = std::min(left, options.load_progress_ms);
+            if (const int sig = WaitForSignal(stop_signals, wait)) {
+                DieFromSignal(sig);
+            }
+            left -= wait;
+            std::fprintf(stderr, "llama_model_loader: fake progress: %d ms loaded\n",
+                         options.load_ms - left);
+        }
+    } else if (const int sig = WaitForSignal(stop_signals, options.load_ms)) {
         DieFromSignal(sig);
     }
     state.markLoaded();

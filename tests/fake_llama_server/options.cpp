@@ -92,6 +92,7 @@ const std::vector<Flag>& Flags() {
         {{"--no-ui", "--no-webui"}, false, SetTrue(&Options::no_webui)},
         {{"--version"}, false, PrintVersion},
         {{"--fake-load-ms"}, true, SetInt(&Options::load_ms)},
+        {{"--fake-load-progress-ms"}, true, SetInt(&Options::load_progress_ms)},
         {{"--fake-stream-events"}, true, SetInt(&Options::stream_events)},
         {{"--fake-stream-interval-ms"}, true, SetInt(&Options::stream_interval_ms)},
         {{"--fake-crash-after-events"}, true, SetInt(&Options::crash_after_events)},

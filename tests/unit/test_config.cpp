@@ -281,8 +281,10 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
               file + ": server: expected server.<setting>");
     }
     SECTION("unknown key under logging.") {
-        CHECK(error(std::string(kOneModel) + "logging.format = json\n") ==
-              file + ": logging.format: unknown key (known: level)");
+        CHECK(error(std::string(kOneModel) + "logging.colour = yes\n") ==
+              file +
+                  ": logging.colour: unknown key (known: level, format, file, max_size_mb, "
+                  "max_files)");
     }
     SECTION("listen without a port") {
         CHECK(error(std::string(kOneModel) + "server.listen = localhost\n") ==
@@ -453,11 +455,17 @@ TEST_CASE("every key commented out in the .properties example is a valid key", "
     int uncommented = 0;
     bool key_file_line = false;
     int tls_lines = 0;
+    int logging_lines = 0;
+    const std::string log_file = dir.path() + "/engine.log";
     while (std::getline(in, line)) {
-        if (line.rfind("#server.", 0) == 0 || line.rfind("#models.", 0) == 0) {
+        if (line.rfind("#server.", 0) == 0 || line.rfind("#models.", 0) == 0 ||
+            line.rfind("#logging.", 0) == 0) {
             line.erase(0, 1);
             ++uncommented;
         }
+        // The example's log directory does not exist here: a file in the temp dir stands in.
+        if (line.rfind("logging.file = ", 0) == 0) line = "logging.file = " + log_file;
+        if (line.rfind("logging.", 0) == 0) ++logging_lines;
         if (line.rfind("server.api_keys_file = ", 0) == 0) {
             line = "server.api_keys_file = " + keys;
             key_file_line = true;
@@ -475,8 +483,11 @@ TEST_CASE("every key commented out in the .properties example is a valid key", "
     CHECK(uncommented >= 5);
     CHECK(key_file_line);
     CHECK(tls_lines == 3);
+    CHECK(logging_lines >= 5);  // level, format, file, max_size_mb, max_files
     EngineConfig c = load_config(dir.write("all.properties", text));
     CHECK(c.server.default_model == "chat");
+    CHECK(c.log_file == log_file);
+    CHECK(c.log_format == "json");
     CHECK(c.server.api_keys ==
           std::vector<std::string>{"change-me-1", "change-me-2", "change-me-3"});
     REQUIRE(c.models.size() == 1);

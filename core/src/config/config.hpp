@@ -93,6 +93,10 @@ struct EngineConfig {
     ServerSettings server;
     std::vector<ModelSettings> models;  // sorted by name
     std::string log_level = "info";
+    std::string log_format = "text";  // logging.format: text or json
+    std::string log_file;             // logging.file: empty for stderr only
+    int log_max_size_mb = 100;        // logging.max_size_mb: rotate past this size
+    int log_max_files = 5;            // logging.max_files: rotated files kept
     // Every key of the file with its raw value, for the plugins' config_get service.
     std::map<std::string, std::string> raw;
 };

@@ -449,6 +449,28 @@ ModelSettings read_model(const Validator& v, const std::string& name,
     return m;
 }
 
+// logging.file: a file the engine can append to, or a new one in a directory it can write to.
+// Opening it (when the engine starts) is the final word; this catches the usual mistakes early,
+// in --check too, without creating anything.
+std::string check_log_file(const Validator& v, const std::string& path) {
+    if (path.empty()) v.fail("logging.file", "is empty (leave it out to log to stderr only)");
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) v.fail("logging.file", "'" + path + "' is a directory");
+        if (access(path.c_str(), W_OK) != 0) {
+            v.fail("logging.file", "cannot write to '" + path + "': " + std::strerror(errno));
+        }
+        return path;
+    }
+    auto slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    if (access(dir.c_str(), W_OK | X_OK) != 0) {
+        v.fail("logging.file", "cannot create '" + path + "' (directory '" + dir +
+                                   "': " + std::strerror(errno) + ")");
+    }
+    return path;
+}
+
 // `problems` null: throw at the first error (load_config); else collect them all (check_config).
 EngineConfig read_config(const std::string& path, std::vector<std::string>* problems) {
     auto conf = open_by_extension(path);
@@ -466,8 +488,11 @@ EngineConfig read_config(const std::string& path, std::vector<std::string>* prob
             }
             // A bare `server = ...` (or an empty <server/>) would otherwise be silently ignored.
             if (key == "server") v.fail(key, "expected server.<setting>");
-            if (section == "logging" && key != "logging.level")
-                v.fail(key, "unknown key (known: level)");
+            static const std::set<std::string> logging_keys = {
+                "logging.level", "logging.format", "logging.file", "logging.max_size_mb",
+                "logging.max_files"};
+            if (section == "logging" && !logging_keys.count(key))
+                v.fail(key, "unknown key (known: level, format, file, max_size_mb, max_files)");
             if (section == "models") {
                 auto dot = key.find('.', 7);
                 if (dot == std::string::npos) v.fail(key, "expected models.<name>.<setting>");
@@ -498,6 +523,20 @@ EngineConfig read_config(const std::string& path, std::vector<std::string>* prob
             config.log_level = it->second;
         }
     }
+    if (auto it = raw.find("logging.format"); it != raw.end()) {
+        if (it->second != "text" && it->second != "json") {
+            v.report("logging.format", "expected text or json, got '" + it->second + "'");
+        } else {
+            config.log_format = it->second;
+        }
+    }
+    if (auto it = raw.find("logging.file"); it != raw.end()) {
+        v.attempt([&] { config.log_file = check_log_file(v, it->second); });
+    }
+    config.log_max_size_mb =
+        static_cast<int>(v.integer("logging.max_size_mb", config.log_max_size_mb, 1, 1024 * 1024));
+    config.log_max_files =
+        static_cast<int>(v.integer("logging.max_files", config.log_max_files, 1, 1000));
     if (!config.server.default_model.empty() && !model_names.count(config.server.default_model)) {
         v.report("server.default_model", "no model named '" + config.server.default_model + "'");
     }

@@ -151,6 +151,13 @@ class ModelSupervisor {
     std::map<std::string, uint64_t> restarts_by_reason_;
     StateObserver observer_;
     std::thread thread_;
+
+    // The child's output while it loads: every line is progress (see await_ready). Its own
+    // mutex: the relay thread takes it for each line.
+    void note_output(const std::string& line);
+    mutable std::mutex output_mutex_;
+    std::chrono::steady_clock::time_point last_output_{};
+    std::string last_line_;
 };
 
 }  // namespace gradatum
