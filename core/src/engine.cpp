@@ -46,6 +46,7 @@ struct Engine::Http {
                s.metrics_children,
                std::nullopt,
                [this] { return front ? front->busy_workers() : 0; },
+               /*access_log=*/true,
                {}} {}
 
     ops::Metrics metrics;  // before `door`, which refers to it
@@ -150,6 +151,7 @@ void Engine::start() {
         http_->listeners.push_back(bind(listen, "server.listen"));
     }
     std::optional<Poco::Net::ServerSocket> metrics_listener;
+    http_->door.access_log = config_.log_access;
     if (server.metrics_listen) {
         metrics_listener = bind(*server.metrics_listen, "server.metrics_listen");
         http_->door.metrics_address = metrics_listener->address();

@@ -109,3 +109,36 @@ TEST_CASE("server.metrics_listen serves /metrics and nothing else; children's me
     CHECK(http(metrics_port, "POST", "/v1/chat/completions", kChat).status == 404);
     CHECK(http(fake.port(), "GET", "/metrics").status == 401);  // the main listener wants a key
 }
+
+TEST_CASE("one access-log line per request, with how it ended", "[fake][metrics][access]") {
+    FakeEngine fake("--fake-load-ms 0 --fake-stream-events 200 --fake-stream-interval-ms 20",
+                    "models.m.restart.initial_delay = 0.05\n");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    CHECK(http(fake.port(), "POST", "/v1/chat/completions", kChat).status == 200);
+    REQUIRE(fake.engine->wait_log("access: 127.0.0.1:", 5s));
+    const std::string whole =
+        "m POST /v1/chat/completions 200 in=" + std::to_string(kChat.size()) + " out=";
+    CHECK(fake.engine->wait_log(whole, 5s));
+    CHECK(fake.engine->log_contains("cut=-"));
+    // A client that leaves mid-stream.
+    stream(fake.port(), "/v1/chat/completions", kStreamChat, 10s, 2);
+    CHECK(fake.engine->wait_log("cut=client", 5s));
+    // A child that dies mid-stream.
+    pid_t child = fake.child();
+    REQUIRE(child > 1);
+    stream(fake.port(), "/v1/chat/completions", kStreamChat, 10s, 0, [&](size_t count) {
+        if (count == 3) kill_child(child, SIGKILL);
+    });
+    CHECK(fake.engine->wait_log("cut=backend", 5s));
+    // The engine's own answers are logged too, with no model.
+    CHECK(fake.engine->wait_log("- GET /health 200", 5s));
+}
+
+TEST_CASE("logging.access = false: no access lines", "[fake][metrics][access]") {
+    FakeEngine fake("--fake-load-ms 0", "logging.access = false\n");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    CHECK(http(fake.port(), "POST", "/v1/chat/completions", kChat).status == 200);
+    CHECK(fake.engine->stop(SIGTERM) == 0);
+    fake.engine->drain_output();
+    CHECK_FALSE(fake.engine->log_contains("access: "));
+}

@@ -284,7 +284,7 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
         CHECK(error(std::string(kOneModel) + "logging.colour = yes\n") ==
               file +
                   ": logging.colour: unknown key (known: level, format, file, max_size_mb, "
-                  "max_files)");
+                  "max_files, access)");
     }
     SECTION("listen without a port") {
         CHECK(error(std::string(kOneModel) + "server.listen = localhost\n") ==

@@ -97,6 +97,7 @@ struct EngineConfig {
     std::string log_file;             // logging.file: empty for stderr only
     int log_max_size_mb = 100;        // logging.max_size_mb: rotate past this size
     int log_max_files = 5;            // logging.max_files: rotated files kept
+    bool log_access = true;           // logging.access: one line per request
     // Every key of the file with its raw value, for the plugins' config_get service.
     std::map<std::string, std::string> raw;
 };

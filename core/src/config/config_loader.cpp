@@ -489,10 +489,11 @@ EngineConfig read_config(const std::string& path, std::vector<std::string>* prob
             // A bare `server = ...` (or an empty <server/>) would otherwise be silently ignored.
             if (key == "server") v.fail(key, "expected server.<setting>");
             static const std::set<std::string> logging_keys = {
-                "logging.level", "logging.format", "logging.file", "logging.max_size_mb",
-                "logging.max_files"};
+                "logging.level",       "logging.format",    "logging.file",
+                "logging.max_size_mb", "logging.max_files", "logging.access"};
             if (section == "logging" && !logging_keys.count(key))
-                v.fail(key, "unknown key (known: level, format, file, max_size_mb, max_files)");
+                v.fail(key,
+                       "unknown key (known: level, format, file, max_size_mb, max_files, access)");
             if (section == "models") {
                 auto dot = key.find('.', 7);
                 if (dot == std::string::npos) v.fail(key, "expected models.<name>.<setting>");
@@ -537,6 +538,7 @@ EngineConfig read_config(const std::string& path, std::vector<std::string>* prob
         static_cast<int>(v.integer("logging.max_size_mb", config.log_max_size_mb, 1, 1024 * 1024));
     config.log_max_files =
         static_cast<int>(v.integer("logging.max_files", config.log_max_files, 1, 1000));
+    config.log_access = v.boolean("logging.access", config.log_access);
     if (!config.server.default_model.empty() && !model_names.count(config.server.default_model)) {
         v.report("server.default_model", "no model named '" + config.server.default_model + "'");
     }

@@ -227,7 +227,7 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
         switch (pump.wait_for_upstream(why)) {
             case Wait::client_gone:
                 spdlog::debug("model {}: {}: client went away before the answer", job.model, what);
-                return {};
+                return {false, "", "client"};
             case Wait::idle_timeout:
                 fail(errors::upstream_timeout, why);
                 return {};
@@ -255,13 +255,14 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
     upstream->shutdown_now();
     if (end == PumpEnd::client_gone) {
         spdlog::info("model {}: {}: client went away; upstream released", job.model, what);
-        return {};
+        return {false, "", "client"};
     }
     std::string message =
         job.ticket.aborted()
             ? "model '" + job.model + "' was stopped before the response was complete"
             : "the backend of model '" + job.model + "' ended the response early: " + why;
     spdlog::warn("model {}: {}: {}", job.model, what, message);
+    const std::string cut_by = job.ticket.aborted() ? "engine" : "backend";
     bool event_stream =
         Poco::icompare(upstream_response.getContentType().substr(0, 17), "text/event-stream") == 0;
     if (event_stream && framing != Framing::content_length) {
@@ -270,7 +271,7 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
         if (pump.tail().size() == 2 && pump.tail() != "\n\n") event = "\n\n" + event;
         out << event;
         out.flush();
-        return {};
+        return {false, "", cut_by};
     }
     // A body cut short cannot be mended; the client must see that it is cut. With chunked or
     // Content-Length framing, an early end of stream says so (and keeps Poco from adding a final
@@ -283,7 +284,7 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
     if (response.getChunkedTransferEncoding() || response.hasContentLength()) {
         ::shutdown(client.impl()->sockfd(), SHUT_RDWR);
     }
-    return {};
+    return {false, "", cut_by};
 }
 
 }  // namespace gradatum::proxy

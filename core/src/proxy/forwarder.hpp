@@ -24,6 +24,9 @@ struct ForwardJob {
 struct ForwardResult {
     bool connect_failed = false;
     std::string error;
+    // The answer was cut before its end, and by whom: "client" (it left), "backend" (the child
+    // failed or closed early), "engine" (a stop). Empty when the answer was whole.
+    std::string cut_by;
 };
 
 ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& body,

@@ -10,6 +10,7 @@
 #include "gradatum/config_values.hpp"
 #include "http/server_request.hpp"
 #include "http/server_response.hpp"
+#include "logging/logging.hpp"
 #include "proxy/body_intake.hpp"
 #include "proxy/engine_endpoints.hpp"
 #include "proxy/forwarder.hpp"
@@ -99,6 +100,22 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
         r.bytes_in = body_bytes_;
         r.bytes_out = response.body_bytes();
         door_.metrics.record(r);
+        if (!door_.access_log) return;
+        // One line per request: who, what, how it ended, how long it took.
+        auto ms = [](double seconds) {
+            return seconds < 0 ? std::string("-") : fmt::format("{:.1f}ms", seconds * 1000);
+        };
+        const std::string line =
+            fmt::format("access: {} {} {} {} {} in={} out={} ttfb={} time={} cut={}",
+                        request.clientAddress().toString(),
+                        served_model_name_.empty() ? "-" : served_model_name_, request.getMethod(),
+                        request.getURI(), r.status, r.bytes_in, r.bytes_out, ms(r.first_byte_s),
+                        ms(r.seconds), cut_by_.empty() ? "-" : cut_by_);
+        if (served_model_name_.empty()) {
+            spdlog::info("{}", line);
+        } else {
+            logging::for_model_plain(served_model_name_)->info("{}", line);
+        }
     }
 
     void handle(HTTPServerRequest& request, HTTPServerResponse& response) {
@@ -177,6 +194,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
             return;
         }
         served_model_ = door_.metrics.model_index(model->name());
+        served_model_name_ = model->name();
         serve(*model, request, body, response);
     }
 
@@ -209,6 +227,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
                 forward(request, body, response,
                         ForwardJob{model.name(), admission.target, *admission.ticket,
                                    door_.upstream_idle_timeout});
+            cut_by_ = result.cut_by;
             if (!result.connect_failed) return;
             if (attempt == 2) {
                 spdlog::warn("model {}: {} {}: {}", model.name(), request.getMethod(),
@@ -225,6 +244,8 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
 
     FrontDoor& door_;
     int served_model_ = -1;  // for the metrics: -1 until a model takes the request
+    std::string served_model_name_;
+    std::string cut_by_;  // see ForwardResult::cut_by
     uint64_t body_bytes_ = 0;
 };
 

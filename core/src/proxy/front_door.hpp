@@ -35,6 +35,7 @@ struct FrontDoor {
     // server.metrics_listen: the listener that serves /metrics only (unset: none).
     std::optional<Poco::Net::SocketAddress> metrics_address;
     std::function<size_t()> busy_threads;
+    bool access_log = true;  // logging.access
     std::atomic<bool> draining{false};
 };
 
