@@ -42,7 +42,11 @@ struct Engine::Http {
                is_loopback(s.listen.host),
                {}},
           // One thread per open connection or stream (POCO-NOTES item 1): size it from config.
-          pool("http", 4, s.threads, 60) {}
+          pool("http", 4, s.threads, 60) {
+        door.upstream = std::make_unique<proxy::UpstreamPool>(
+            proxy::UpstreamSettings{s.upstream_connect_timeout, s.upstream_header_timeout,
+                                    static_cast<size_t>(s.upstream_keepalive)});
+    }
 
     proxy::FrontDoor door;
     Poco::ThreadPool pool;
@@ -136,6 +140,7 @@ void Engine::stop(const std::atomic<bool>& hurry) {
     }
     size_t cut_off = 0;
     for (auto& m : models_) cut_off += m->in_flight().count();
+    if (http_) http_->door.upstream->clear();  // idle connections must not hold a child up
     for (auto& m : models_) m->request_stop();
     for (auto& m : models_) m->join();
     if (cut_off > 0) {

@@ -360,8 +360,10 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
             SendJson(response, 200, {{"lines", lines}});
         } else if (StartsWith(path, "/fake/die-slowly/")) {
             // A dying server: it refuses new connections at once, but exits only after `ms`.
+            // This connection closes too (a proxy must not keep it for the next request).
             const int ms = std::atoi(path.c_str() + std::strlen("/fake/die-slowly/"));
             if (state_.close_listener) state_.close_listener();
+            response.setKeepAlive(false);
             SendJson(response, 200, {{"exiting_in_ms", ms}});
             std::thread([ms] {
                 std::this_thread::sleep_for(std::chrono::milliseconds(ms));

@@ -250,7 +250,8 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
         CHECK(error(std::string(kOneModel) + "server.listn = 1.2.3.4:5\n") ==
               file +
                   ": server.listn: unknown key (known: listen, threads, max_queued, "
-                  "drain_timeout, upstream_idle_timeout, default_model, max_body_mb)");
+                  "drain_timeout, upstream_idle_timeout, default_model, max_body_mb, "
+                  "upstream_connect_timeout, upstream_header_timeout, upstream_keepalive)");
     }
     SECTION("unknown top-level section") {
         CHECK(error(std::string(kOneModel) + "daemon.user = nobody\n") ==

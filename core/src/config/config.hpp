@@ -36,6 +36,11 @@ struct ServerSettings {
     std::chrono::milliseconds upstream_idle_timeout{3'600'000};  // silence between upstream bytes
     std::string default_model;                                   // for requests that name no model
     int max_body_mb = 64;                                        // larger request bodies get 413
+    // Connecting to a child; request sent -> first response byte; idle connections kept per
+    // child (0: a new connection for every request).
+    std::chrono::milliseconds upstream_connect_timeout{5'000};
+    std::chrono::milliseconds upstream_header_timeout{600'000};
+    int upstream_keepalive = 32;
 };
 
 struct LivenessSettings {

@@ -107,16 +107,24 @@ bool valid_model_name(const std::string& name) {
 }
 
 ServerSettings read_server(const Validator& v) {
-    static const std::set<std::string> known = {
-        "listen",        "threads",    "max_queued", "drain_timeout", "upstream_idle_timeout",
-        "default_model", "max_body_mb"};
+    static const std::set<std::string> known = {"listen",
+                                                "threads",
+                                                "max_queued",
+                                                "drain_timeout",
+                                                "upstream_idle_timeout",
+                                                "default_model",
+                                                "max_body_mb",
+                                                "upstream_connect_timeout",
+                                                "upstream_header_timeout",
+                                                "upstream_keepalive"};
     ServerSettings s;
     for (const auto& [key, value] : v.raw()) {
         if (key.rfind("server.", 0) != 0) continue;
         if (!known.count(key.substr(7))) {
             v.fail(key,
                    "unknown key (known: listen, threads, max_queued, drain_timeout, "
-                   "upstream_idle_timeout, default_model, max_body_mb)");
+                   "upstream_idle_timeout, default_model, max_body_mb, upstream_connect_timeout, "
+                   "upstream_header_timeout, upstream_keepalive)");
         }
     }
     if (auto it = v.raw().find("server.listen"); it != v.raw().end()) {
@@ -130,6 +138,12 @@ ServerSettings read_server(const Validator& v) {
     s.upstream_idle_timeout =
         v.duration("server.upstream_idle_timeout", s.upstream_idle_timeout, /*positive=*/true);
     s.max_body_mb = static_cast<int>(v.integer("server.max_body_mb", s.max_body_mb, 1, 65536));
+    s.upstream_connect_timeout = v.duration("server.upstream_connect_timeout",
+                                            s.upstream_connect_timeout, /*positive=*/true);
+    s.upstream_header_timeout =
+        v.duration("server.upstream_header_timeout", s.upstream_header_timeout, /*positive=*/true);
+    s.upstream_keepalive =
+        static_cast<int>(v.integer("server.upstream_keepalive", s.upstream_keepalive, 0, 4096));
     if (auto it = v.raw().find("server.default_model"); it != v.raw().end()) {
         s.default_model = it->second;
     }

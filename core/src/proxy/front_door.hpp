@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <vector>
 
 #include "proxy/router.hpp"
+#include "proxy/upstream_pool.hpp"
 
 namespace gradatum {
 class ModelSupervisor;
@@ -23,6 +25,7 @@ struct FrontDoor {
     std::streamsize max_body_bytes;
     bool admin_allowed;  // the admin API is served on loopback listeners only
     std::atomic<bool> draining{false};
+    std::unique_ptr<UpstreamPool> upstream{};  // connections to the children, set by the engine
 };
 
 class RequestHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
