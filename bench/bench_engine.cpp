@@ -42,6 +42,10 @@ void bench_restart(int rounds) {
     std::vector<double> respawn, child_ready, engine_ready, ready_gap;
     for (int i = 0; i < rounds; ++i) {
         pid_t old = only_child(*engine);
+        if (old <= 1) {  // kill(0) would hit this whole process group
+            std::fprintf(stderr, "bench: no single child to kill (round %d)\n", i);
+            return;
+        }
         auto killed = Clock::now();
         kill(old, SIGKILL);
         pid_t fresh = 0;

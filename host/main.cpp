@@ -8,6 +8,7 @@
 #include <Poco/Util/ServerApplication.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <cerrno>
@@ -181,6 +182,13 @@ int main(int argc, char** argv) {
     // Inherited as SIG_IGN (some launchers do that), children would be reaped by the kernel and
     // their exit statuses lost: waitid would block until every child had exited.
     signal(SIGCHLD, SIG_DFL);
+    // Every client connection is a descriptor, idle ones included: take what the hard limit
+    // allows (the soft default, 1024, is too few for a server). Children inherit it.
+    rlimit files{};
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
     // Stop signals are taken with sigwait only: block them before any thread starts, so that
     // every thread inherits the block and none is killed by a default action. Children get a
     // clean mask (see child_process.cpp).

@@ -1,19 +1,18 @@
 #include "engine.hpp"
 
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/IPAddress.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
-#include <Poco/ThreadPool.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <thread>
 
+#include "http/front.hpp"
 #include "plugin/backend_instance.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "proxy/front_door.hpp"
+#include "proxy/openai_error.hpp"
 #include "supervisor/model_supervisor.hpp"
 
 namespace gradatum {
@@ -39,19 +38,17 @@ struct Engine::Http {
                std::move(models),
                s.upstream_idle_timeout,
                static_cast<std::streamsize>(s.max_body_mb) * 1024 * 1024,
+               s.client_idle_timeout,
                is_loopback(s.listen.host),
-               {}},
-          // One thread per open connection or stream (POCO-NOTES item 1): size it from config.
-          pool("http", 4, s.threads, 60) {
+               {}} {
         door.upstream = std::make_unique<proxy::UpstreamPool>(
             proxy::UpstreamSettings{s.upstream_connect_timeout, s.upstream_header_timeout,
                                     static_cast<size_t>(s.upstream_keepalive)});
     }
 
     proxy::FrontDoor door;
-    Poco::ThreadPool pool;
-    Poco::Net::ServerSocket listener;
-    std::unique_ptr<Poco::Net::HTTPServer> server;
+    std::vector<Poco::Net::ServerSocket> listeners;
+    std::unique_ptr<http::Front> front;
 };
 
 Engine::Engine(EngineConfig config, const std::string& plugin_dir) : config_(std::move(config)) {
@@ -86,46 +83,58 @@ void Engine::start() {
         if (m->name() == config_.server.default_model) default_model = m.get();
     }
     if (!default_model) default_model = models.front();
-    http_ = std::make_unique<Http>(proxy::Router(models, default_model), models, config_.server);
+    const ServerSettings& server = config_.server;
+    http_ = std::make_unique<Http>(proxy::Router(models, default_model), models, server);
 
-    const auto& listen = config_.server.listen;
-    Poco::Net::ServerSocket socket;
-    try {
-        // SO_REUSEADDR for quick restarts, but not SO_REUSEPORT: a second engine must not share the
-        // port.
-        socket.bind(Poco::Net::SocketAddress(listen.host, listen.port), /*reuseAddress=*/true,
-                    /*reusePort=*/false);
-        socket.listen(std::max(64, config_.server.max_queued));
-    } catch (const Poco::Exception& e) {
-        throw ListenError("cannot listen on " + listen.host + ":" + std::to_string(listen.port) +
-                          " (" + config_.source_path + ": server.listen): " + e.displayText());
+    // Every listener is bound before anything is spawned: a bad address costs nothing.
+    for (const auto& listen : std::vector<ListenAddress>{server.listen}) {
+        Poco::Net::ServerSocket socket;
+        try {
+            // SO_REUSEADDR for quick restarts, but not SO_REUSEPORT: a second engine must not
+            // share the port.
+            socket.bind(Poco::Net::SocketAddress(listen.host, listen.port), /*reuseAddress=*/true,
+                        /*reusePort=*/false);
+            socket.listen(std::max(64, server.max_queued));
+        } catch (const Poco::Exception& e) {
+            throw ListenError("cannot listen on " + listen.host + ":" +
+                              std::to_string(listen.port) + " (" + config_.source_path +
+                              ": server.listen): " + e.displayText());
+        }
+        http_->listeners.push_back(socket);
     }
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(config_.server.threads);
-    params->setMaxQueued(config_.server.max_queued);
-    params->setKeepAlive(true);
-    params->setKeepAliveTimeout(Poco::Timespan(10, 0));
-    params->setTimeout(Poco::Timespan(60, 0));
-    http_->listener = socket;
-    http_->server = std::make_unique<Poco::Net::HTTPServer>(
-        new proxy::RequestHandlerFactory(http_->door), http_->pool, socket, params);
-    http_->server->start();
-    spdlog::info("listening on http://{}:{} ({} request threads)", listen.host, port(),
-                 config_.server.threads);
+    http::FrontSettings front;
+    front.limits.max_bytes = server.max_header_bytes;
+    front.limits.max_fields = server.max_headers;
+    front.threads = server.threads;
+    front.header_timeout = server.header_timeout;
+    front.keep_alive_timeout = server.keep_alive_timeout;
+    front.client_idle_timeout = server.client_idle_timeout;
+    front.client_send_timeout = server.client_send_timeout;
+    front.max_connections = server.max_connections;
+    front.error_body = [](int status, const std::string& code, const std::string& message) {
+        return proxy::error_json(status, code, message);
+    };
+    http_->front =
+        std::make_unique<http::Front>(front, new proxy::RequestHandlerFactory(http_->door));
+    for (auto& listener : http_->listeners) {
+        http_->front->add_listener(listener);
+        spdlog::info("listening on http://{} ({} request threads)", listener.address().toString(),
+                     server.threads);
+    }
+    http_->front->start();
     for (auto& m : models_) m->start();
 }
 
 uint16_t Engine::port() const {
-    return http_ && http_->server ? http_->server->port() : 0;
+    return http_ && !http_->listeners.empty() ? http_->listeners.front().address().port() : 0;
 }
 
 void Engine::stop(const std::atomic<bool>& hurry) {
     if (stopped_) return;
     stopped_ = true;
-    if (http_ && http_->server) {
+    if (http_ && http_->front) {
         http_->door.draining = true;
-        http_->server->stop();    // stops accepting; open connections go on
-        http_->listener.close();  // new clients are refused at once instead of queueing
+        http_->front->stop_accepting();  // new clients are refused at once; open requests go on
         auto deadline = Clock::now() + config_.server.drain_timeout;
         for (auto& m : models_) {
             while (!hurry && Clock::now() < deadline &&
@@ -150,10 +159,7 @@ void Engine::stop(const std::atomic<bool>& hurry) {
         for (auto& m : models_) m->in_flight().wait_empty(last_words);
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    if (http_ && http_->server) {
-        http_->server->stopAll(true);
-        http_->pool.joinAll();
-    }
+    if (http_ && http_->front) http_->front->stop();
     spdlog::info("engine stopped");
 }
 

@@ -1,4 +1,9 @@
-/* plugin_abi.h must compile as strict C (-std=c11 -pedantic -Werror): plugins are written in C. */
+/* plugin_abi.h must compile as strict C (-std=c11 -pedantic -Werror): plugins are written in C.
+ * Built and run by compile_and_run.sh: the static asserts check the layout at compile time, main()
+ * checks at run time what only running code can show, and exits nonzero if a check fails. */
+#include <stdio.h>
+#include <string.h>
+
 #include "gradatum/plugin_abi.h"
 
 /* Every growable struct starts with struct_size, so GE_HAS_FIELD works on any of them. */
@@ -15,6 +20,16 @@ _Static_assert(offsetof(ge_exit_decision_t, struct_size) == 0, "exit decision: s
 _Static_assert(GE_ABI_MAJOR == 1, "a major bump breaks every plugin: do it on purpose");
 _Static_assert(GE_OK == 0 && GE_PROBE_LOADING == 0 && GE_EXIT_RESTART == 0, "zero values");
 _Static_assert(sizeof(((ge_error*)0)->message) == 512, "error message buffer");
+
+static int failures = 0;
+
+#define CHECK(condition)                                                                  \
+    do {                                                                                  \
+        if (!(condition)) {                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
+            ++failures;                                                                   \
+        }                                                                                 \
+    } while (0)
 
 static int32_t init(const ge_host_api_t* host, ge_error* error) {
     (void)error;
@@ -41,8 +56,40 @@ const ge_plugin_entry_t ge_plugin_entry = {
     .get_factory = get_factory,
 };
 
-int entry_has_get_factory(void);
-int entry_has_get_factory(void) {
-    return GE_HAS_FIELD(&ge_plugin_entry, ge_plugin_entry_t, get_factory) &&
-           GE_PLUGIN_ENTRY_SYMBOL[0] == 'g' && GE_BACKEND_FACTORY_ID[0] == 'g';
+int main(void) {
+    /* GE_HAS_FIELD: a host built before find_program existed has a shorter struct. */
+    ge_host_api_t host;
+    ge_error error;
+    memset(&host, 0, sizeof host);
+    memset(&error, 0, sizeof error);
+    host.struct_size = sizeof host;
+    CHECK(init(&host, &error) == GE_OK);
+    host.struct_size = (uint32_t)offsetof(ge_host_api_t, find_program);
+    CHECK(!GE_HAS_FIELD(&host, ge_host_api_t, find_program));
+    CHECK(GE_HAS_FIELD(&host, ge_host_api_t, get_extension));
+    CHECK(init(&host, &error) == GE_ERR_INVALID);
+    host.struct_size = (uint32_t)(offsetof(ge_host_api_t, find_program) + sizeof host.find_program);
+    CHECK(GE_HAS_FIELD(&host, ge_host_api_t, find_program));
+    CHECK(init(&host, &error) == GE_OK);
+
+    /* The entry as the host's loader reads it. */
+    CHECK(ge_plugin_entry.struct_size == sizeof(ge_plugin_entry_t));
+    CHECK(GE_HAS_FIELD(&ge_plugin_entry, ge_plugin_entry_t, get_factory));
+    CHECK(ge_plugin_entry.abi_major == 1);
+    CHECK(strcmp(ge_plugin_entry.plugin_id, "abi_c") == 0);
+    CHECK(ge_plugin_entry.get_factory(GE_BACKEND_FACTORY_ID) == NULL);
+    ge_plugin_entry.deinit();
+
+    /* The names a plugin and the host agree on. */
+    CHECK(strcmp(GE_PLUGIN_ENTRY_SYMBOL, "ge_plugin_entry") == 0);
+    CHECK(strcmp(GE_BACKEND_FACTORY_ID, "ge.backend/1") == 0);
+
+    /* A zero-filled output struct reads as the defaults the ABI promises. */
+    ge_exit_decision_t decision;
+    memset(&decision, 0, sizeof decision);
+    CHECK(decision.action == GE_EXIT_RESTART);
+    CHECK(GE_PROBE_READY == 1 && GE_PROBE_FAILED == 2 && GE_EXIT_GIVE_UP == 1);
+
+    if (failures) fprintf(stderr, "%d ABI check(s) failed\n", failures);
+    return failures ? 1 : 0;
 }

@@ -1,4 +1,9 @@
 // plugin_abi.h must compile as strict C++ (-pedantic -Werror): the engine and C++ plugins use it.
+// Built and run by compile_and_run.sh: the static asserts check the layout at compile time,
+// main() checks at run time what only running code can show, and exits nonzero if a check fails.
+#include <cstdio>
+#include <cstring>
+
 #include "gradatum/plugin_abi.h"
 
 static_assert(offsetof(ge_plugin_entry_t, struct_size) == 0, "entry: struct_size first");
@@ -8,6 +13,16 @@ static_assert(offsetof(ge_exit_decision_t, struct_size) == 0, "exit decision: st
 static_assert(GE_ABI_MAJOR == 1, "a major bump breaks every plugin: do it on purpose");
 
 namespace {
+
+int failures = 0;
+
+#define CHECK(condition)                                                                       \
+    do {                                                                                       \
+        if (!(condition)) {                                                                    \
+            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
+            ++failures;                                                                        \
+        }                                                                                      \
+    } while (0)
 
 int32_t create(const char*, const char*, ge_instance** out, ge_error*) {
     *out = nullptr;
@@ -43,7 +58,40 @@ const ge_backend_factory_t kFactory = {sizeof(ge_backend_factory_t),
 
 }  // namespace
 
-bool factory_is_complete(const ge_backend_factory_t* f);
-bool factory_is_complete(const ge_backend_factory_t* f) {
-    return GE_HAS_FIELD(f, ge_backend_factory_t, on_exit) && f == &kFactory;
+int main() {
+    // Calls through the factory, as the host makes them.
+    const ge_backend_factory_t* factory = &kFactory;
+    CHECK(factory->struct_size == sizeof(ge_backend_factory_t));
+    CHECK(GE_HAS_FIELD(factory, ge_backend_factory_t, on_exit));
+    ge_instance* instance = reinterpret_cast<ge_instance*>(&failures);  // any non-null value
+    ge_error error;
+    std::memset(&error, 0, sizeof error);
+    CHECK(factory->create("m", "{}", &instance, &error) == GE_ERR_INTERNAL);
+    CHECK(instance == nullptr);
+    factory->destroy(instance);
+    ge_probe_result_t result;
+    std::memset(&result, 0, sizeof result);
+    result.struct_size = sizeof result;
+    CHECK(factory->probe_verdict(instance, &result) == GE_PROBE_READY);
+    ge_exit_info_t info;
+    std::memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    ge_exit_decision_t decision;
+    std::memset(&decision, 0, sizeof decision);
+    decision.struct_size = sizeof decision;
+    CHECK(decision.action == GE_EXIT_RESTART);  // zero-filled output: the default action
+    CHECK(factory->on_exit(instance, &info, &decision) == GE_OK);
+    CHECK(decision.action == GE_EXIT_GIVE_UP);
+
+    // A factory from an older plugin stops before on_exit: the host must not call it.
+    ge_backend_factory_t older = kFactory;
+    older.struct_size = static_cast<uint32_t>(offsetof(ge_backend_factory_t, on_exit));
+    CHECK(!GE_HAS_FIELD(&older, ge_backend_factory_t, on_exit));
+    CHECK(GE_HAS_FIELD(&older, ge_backend_factory_t, target));
+
+    CHECK(std::strcmp(GE_PLUGIN_ENTRY_SYMBOL, "ge_plugin_entry") == 0);
+    CHECK(std::strcmp(GE_BACKEND_FACTORY_ID, "ge.backend/1") == 0);
+
+    if (failures) std::fprintf(stderr, "%d ABI check(s) failed\n", failures);
+    return failures ? 1 : 0;
 }

@@ -434,7 +434,7 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
             if (!state_.sleepFor(options_.stream_interval_ms)) {
                 return;
             }
-            if (!events.send(StreamChunk(c, Token(i), nullptr).dump())) {
+            if (!events.send(Stamped(StreamChunk(c, Token(i), nullptr)).dump())) {
                 return;  // client went away: stop quietly
             }
             ++state_.tokens_predicted;
@@ -443,9 +443,19 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
         if (c.include_usage) {
             last["usage"] = Usage(c, options_.stream_events);
         }
-        if (events.send(last.dump())) {
+        if (events.send(Stamped(std::move(last)).dump())) {
             events.send("[DONE]");
         }
+    }
+
+    // With --fake-stamp-events, the chunk with the time it is being sent.
+    json Stamped(json chunk) const {
+        if (options_.stamp_events) {
+            chunk["fake_sent_ns"] = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count();
+        }
+        return chunk;
     }
 
     void RespondCompletion(const Completion& c, HTTPServerResponse& response) {

@@ -102,6 +102,7 @@ const std::vector<Flag>& Flags() {
         {{"--fake-argv-file"}, true, SetString(&Options::argv_file)},
         {{"--fake-ignore-sigterm"}, false, SetTrue(&Options::ignore_sigterm)},
         {{"--fake-response-delay-ms"}, true, SetInt(&Options::response_delay_ms)},
+        {{"--fake-stamp-events"}, false, SetTrue(&Options::stamp_events)},
     };
     return kFlags;
 }

@@ -36,6 +36,9 @@ struct Options {
     std::string argv_file;
     bool ignore_sigterm = false;
     int response_delay_ms = 0;
+    // Each streamed chunk gets "fake_sent_ns": the monotonic clock (CLOCK_MONOTONIC, which is
+    // std::chrono::steady_clock on Linux and shared by every process) just before it is sent.
+    bool stamp_events = false;
 
     // The model id reported by /v1/models and in completions.
     std::string modelId() const { return alias.empty() ? model : alias; }

@@ -62,7 +62,7 @@ TEST_CASE("started with SIGCHLD ignored, the engine still learns how its child d
     REQUIRE(engine.wait_health(200, 10s));
     pid_t child = only_child(engine);
     REQUIRE(child > 1);
-    REQUIRE(::kill(child, SIGKILL) == 0);
+    kill_child(child, SIGKILL);
     // With SIGCHLD ignored the kernel reaps the child itself and the status is lost ("exited
     // with code -1"), unless the engine resets the disposition.
     REQUIRE(engine.wait_log("killed by signal 9", 10s));
@@ -94,7 +94,7 @@ TEST_CASE("a child that cannot be reaped does not hang the engine's stop", "[fak
     auto start = Clock::now();
     int code = ok ? fake.engine->stop(SIGTERM, 60s) : -2;
     auto took = Clock::now() - start;
-    REQUIRE(::kill(tracer, SIGKILL) == 0);
+    kill_child(tracer, SIGKILL);
     waitpid(tracer, nullptr, 0);
     if (!ok) {
         WARN("ptrace is not permitted here; not checked");
@@ -119,7 +119,7 @@ TEST_CASE("one restarting model with 300 waiting requests starves neither /healt
     REQUIRE(engine.wait_health(200, 20s));
     pid_t child = admin_model(engine.port(), "m")["pid"].get<pid_t>();
     REQUIRE(child > 1);
-    REQUIRE(::kill(child, SIGKILL) == 0);
+    kill_child(child, SIGKILL);
     REQUIRE(engine.wait_log("model m: ready -> backoff", 10s));
 
     constexpr int kRequests = 300;
@@ -213,7 +213,7 @@ TEST_CASE("/admin/models counts starts, restarts and the last exit", "[fake][rob
     pid_t child = first["pid"].get<pid_t>();
     REQUIRE(child > 1);
     CHECK(child == fake.child());
-    REQUIRE(::kill(child, SIGKILL) == 0);
+    kill_child(child, SIGKILL);
     auto deadline = Clock::now() + 10s;
     while (admin_model(fake.port(), "m")["ready_count"] != 2 && Clock::now() < deadline) {
         std::this_thread::sleep_for(10ms);
@@ -247,4 +247,24 @@ TEST_CASE("the admin API is refused on a listener that is not loopback", "[fake]
     auto admin = http(port, "GET", "/admin/models");
     CHECK(admin.status == 403);
     CHECK(admin.body.find("only on a loopback listener") != std::string::npos);
+}
+
+TEST_CASE("a stalled stderr neither blocks the engine nor, through a full pipe, its child",
+          "[fake][robustness]") {
+    FakeEngine fake("--fake-load-ms 0");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    // Nobody reads the engine's stderr now: its pipe fills, and a relay that wrote the child's
+    // lines synchronously would block, then the child on its own stderr, then its answers.
+    fake.engine->pause_output();
+    for (int round = 0; round < 5; ++round) {
+        CAPTURE(round);
+        // 20,000 lines of 110 bytes: far past the 64 KiB of both pipes.
+        auto spew = http(fake.port(), "POST", "/fake/spew/20000", "", {}, 10s);
+        CHECK(spew.status == 200);
+        auto chat = http(fake.port(), "POST", "/v1/chat/completions", kChat, {}, 10s);
+        CHECK(chat.status == 200);
+    }
+    fake.engine->resume_output();
+    // What could not be written was dropped, and the engine says how much.
+    CHECK(fake.engine->wait_log("log line(s) dropped: stderr is not keeping up", 10s));
 }

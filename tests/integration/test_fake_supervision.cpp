@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <thread>
+#include <memory>
 
 #include "harness.hpp"
 
@@ -98,8 +98,7 @@ TEST_CASE("a crashed child is restarted and serves again", "[fake][supervision]"
     FakeEngine fake("--fake-load-ms 0", kQuickRestarts);
     REQUIRE(fake.engine->wait_health(200, 10s));
     pid_t first = fake.child();
-    REQUIRE(first > 0);
-    kill(first, SIGKILL);
+    kill_child(first, SIGKILL);
     REQUIRE(fake.engine->wait_log("killed by signal 9", 5s));
     REQUIRE(fake.engine->wait_log("-> backoff", 5s));
     REQUIRE(fake.engine->wait_health(200, 10s));
@@ -111,7 +110,7 @@ TEST_CASE("requests that arrive during a restart wait for it", "[fake][supervisi
     FakeEngine fake("--fake-load-ms 300",
                     "models.m.restart.initial_delay = 0.3\nmodels.m.restart.jitter = 0\n");
     REQUIRE(fake.engine->wait_health(200, 10s));
-    kill(fake.child(), SIGKILL);
+    kill_child(fake.child(), SIGKILL);
     REQUIRE(fake.engine->wait_log("-> backoff", 5s));
     auto start = Clock::now();
     auto answer = http(fake.port(), "POST", "/v1/chat/completions", kChat);
@@ -140,6 +139,7 @@ TEST_CASE("a hung /health is a dead child: it is restarted", "[fake][liveness]")
                         "models.m.liveness.failures = 2\n");
     REQUIRE(fake.engine->wait_health(200, 10s));
     pid_t first = fake.child();
+    REQUIRE(first > 0);
     REQUIRE(fake.engine->wait_log("liveness probe failed 2 times in a row", 10s));
     REQUIRE(fake.engine->wait_log("-> backoff", 5s));
     REQUIRE(fake.engine->wait_log("model m: starting -> ready", 10s));
@@ -148,30 +148,38 @@ TEST_CASE("a hung /health is a dead child: it is restarted", "[fake][liveness]")
 
 TEST_CASE("a non-streaming request whose child dies gets a 502 OpenAI error",
           "[fake][supervision]") {
-    FakeEngine fake("--fake-load-ms 0 --fake-response-delay-ms 5000", kQuickRestarts);
+    FakeEngine fake("--fake-load-ms 0 --metrics --fake-response-delay-ms 5000", kQuickRestarts);
     REQUIRE(fake.engine->wait_health(200, 10s));
     pid_t child = fake.child();
-    std::thread killer([child] {
-        std::this_thread::sleep_for(300ms);
-        kill(child, SIGKILL);
-    });
-    auto answer = http(fake.port(), "POST", "/v1/chat/completions", kChat);
-    killer.join();
+    uint16_t direct = child_port(*fake.engine);
+    REQUIRE(requests_processing(direct) == 0);
+    HttpResult answer;
+    Background client([&] { answer = http(fake.port(), "POST", "/v1/chat/completions", kChat); });
+    // Kill the child once the request is in its hands (the fake counts the requests it is on).
+    REQUIRE(wait_until([&] { return requests_processing(direct) == 1; }, 5s));
+    kill_child(child, SIGKILL);
+    client.join();
     CHECK(answer.status == 502);
-    CHECK(json::parse(answer.body)["error"]["code"] == 502);
+    CHECK(json::parse(answer.body)["error"]["code"] == "upstream_failed");
 }
 
 TEST_CASE("SIGTERM lets an in-flight stream finish, exits 0, leaves no child", "[fake][drain]") {
-    FakeEngine fake("--fake-load-ms 0 --fake-stream-events 20 --fake-stream-interval-ms 50");
+    // About 2 s of stream: the drain has to wait for it.
+    FakeEngine fake("--fake-load-ms 0 --fake-stream-events 40 --fake-stream-interval-ms 50");
     REQUIRE(fake.engine->wait_health(200, 10s));
     auto children = children_of(fake.engine->pid());
     StreamResult result;
-    std::thread client([&] { result = stream(fake.port(), "/v1/chat/completions", kStreamChat); });
-    std::this_thread::sleep_for(200ms);
+    Flag started;
+    Background client([&] {
+        result = stream(fake.port(), "/v1/chat/completions", kStreamChat, 30s, 0,
+                        [&](size_t) { started.raise(); });
+    });
+    REQUIRE(started.wait(10s));
     fake.engine->signal(SIGTERM);
-    // New connections are refused once the drain starts.
-    std::this_thread::sleep_for(300ms);
-    CHECK_THROWS(http(fake.port(), "GET", "/health", "", {}, 1s));
+    REQUIRE(fake.engine->wait_log("draining", 5s));
+    // New connections are refused once the drain starts: while the stream still runs.
+    CHECK(wait_until([&] { return connection_refused(fake.port()); }, 5s));
+    CHECK_FALSE(client.done().raised());
     client.join();
     CHECK(result.complete);
     REQUIRE_FALSE(result.events.empty());
@@ -186,8 +194,12 @@ TEST_CASE("a stream longer than the drain ends with an error event and exit 0", 
     REQUIRE(fake.engine->wait_health(200, 10s));
     auto children = children_of(fake.engine->pid());
     StreamResult result;
-    std::thread client([&] { result = stream(fake.port(), "/v1/chat/completions", kStreamChat); });
-    std::this_thread::sleep_for(200ms);
+    Flag started;
+    Background client([&] {
+        result = stream(fake.port(), "/v1/chat/completions", kStreamChat, 30s, 0,
+                        [&](size_t) { started.raise(); });
+    });
+    REQUIRE(started.wait(10s));
     auto start = Clock::now();
     fake.engine->signal(SIGTERM);
     CHECK(fake.engine->wait_exit(10s) == 0);
@@ -205,8 +217,12 @@ TEST_CASE("a second SIGTERM skips the drain", "[fake][drain]") {
     FakeEngine fake("--fake-load-ms 0 --fake-stream-events 1000 --fake-stream-interval-ms 20",
                     "server.drain_timeout = 30\n");
     REQUIRE(fake.engine->wait_health(200, 10s));
-    std::thread client([&] { stream(fake.port(), "/v1/chat/completions", kStreamChat); });
-    std::this_thread::sleep_for(200ms);
+    Flag started;
+    Background client([&] {
+        stream(fake.port(), "/v1/chat/completions", kStreamChat, 30s, 0,
+               [&](size_t) { started.raise(); });
+    });
+    REQUIRE(started.wait(10s));
     auto start = Clock::now();
     fake.engine->signal(SIGTERM);
     REQUIRE(fake.engine->wait_log("draining", 5s));
@@ -233,9 +249,14 @@ TEST_CASE("under nohup, SIGHUP does not stop the engine", "[fake][drain]") {
     Engine engine(fake_model_config("m", model, "--fake-load-ms 0"), "properties", {}, {"nohup"});
     REQUIRE(engine.wait_health(200, 10s));
     engine.signal(SIGHUP);
-    std::this_thread::sleep_for(500ms);
     CHECK(http(engine.port(), "GET", "/health").status == 200);
+    // The engine takes stop signals in order, a pending SIGHUP before a SIGTERM (the lower
+    // number first): had the SIGHUP reached it, the stop would be logged as a hangup.
     CHECK(engine.stop(SIGTERM) == 0);
+    engine.drain_output();
+    INFO(engine.log());
+    CHECK(engine.log_contains("Terminated: stopping"));
+    CHECK_FALSE(engine.log_contains("Hangup"));
 }
 
 TEST_CASE("a child that ignores SIGTERM is killed after stop_timeout", "[fake][drain]") {
@@ -266,37 +287,51 @@ TEST_CASE("20 child kills in a row under light load give only clean answers",
                         "models.m.queue_timeout = 10\n");
     REQUIRE(fake.engine->wait_health(200, 10s));
     std::atomic<bool> done{false};
-    std::atomic<int> answers{0}, unclean{0};
-    std::vector<std::thread> clients;
+    std::atomic<int> answers{0}, served{0}, unclean{0};
+    std::vector<std::unique_ptr<Background>> clients;
     for (int c = 0; c < 2; ++c) {
-        clients.emplace_back([&, c] {
+        clients.push_back(std::make_unique<Background>([&, c] {
             while (!done) {
                 try {
-                    bool ok = c == 0 ? clean_answer(http(fake.port(), "POST",
-                                                         "/v1/chat/completions", kChat, {}, 15s))
-                                     : clean_stream(stream(fake.port(), "/v1/chat/completions",
-                                                           kStreamChat, 15s));
+                    bool ok, full;
+                    if (c == 0) {
+                        auto r = http(fake.port(), "POST", "/v1/chat/completions", kChat, {}, 15s);
+                        ok = clean_answer(r);
+                        full = r.status == 200;
+                    } else {
+                        auto r = stream(fake.port(), "/v1/chat/completions", kStreamChat, 15s);
+                        ok = clean_stream(r);
+                        full = r.status == 200 && ok && r.events.back() == "data: [DONE]";
+                    }
                     ++answers;
+                    if (full) ++served;
                     if (!ok) ++unclean;
                 } catch (const std::exception&) {
                     ++unclean;  // a dropped connection is not a clean answer
                 }
             }
-        });
+        }));
     }
-    for (int kill_count = 0; kill_count < 20; ++kill_count) {
+    // However the test ends, the clients stop before they are joined.
+    struct StopClients {
+        std::atomic<bool>& done;
+        ~StopClients() { done = true; }
+    } stop_clients{done};
+    for (int kills = 0; kills < 20; ++kills) {
         pid_t child = 0;
-        auto deadline = Clock::now() + 10s;
-        while (Clock::now() < deadline && (child = fake.child()) == 0)
-            std::this_thread::sleep_for(10ms);
+        REQUIRE(wait_until([&] { return (child = fake.child()) != 0; }, 10s));
         REQUIRE(fake.engine->wait_health(200, 10s));
-        std::this_thread::sleep_for(100ms);  // let some requests run
-        kill(child, SIGKILL);
-        std::this_thread::sleep_for(20ms);
+        // Let some requests run: the child has served one more in full.
+        int before = served;
+        REQUIRE(wait_until([&] { return served > before; }, 10s));
+        kill_child(child, SIGKILL);
+        // The engine has seen this death: the next round finds the new child, not this one.
+        REQUIRE(fake.engine->wait_log_count("killed by signal 9 (SIGKILL) after",
+                                            static_cast<size_t>(kills + 1), 10s));
     }
     REQUIRE(fake.engine->wait_health(200, 10s));
     done = true;
-    for (auto& t : clients) t.join();
+    for (auto& client : clients) client->join();
     INFO(answers << " answers, " << unclean << " unclean");
     CHECK(answers > 20);
     CHECK(unclean == 0);

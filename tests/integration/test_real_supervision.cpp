@@ -53,8 +53,7 @@ std::unique_ptr<Engine> real_engine(const std::string& extra = "") {
 TEST_CASE("real: a killed llama-server is restarted and serves again", "[real][supervision]") {
     auto engine = real_engine();
     pid_t first = only_child(*engine);
-    REQUIRE(first > 0);
-    kill(first, SIGKILL);
+    kill_child(first, SIGKILL);
     REQUIRE(engine->wait_log("killed by signal 9 (SIGKILL)", 5s));
     REQUIRE(engine->wait_log("-> backoff", 5s));
     REQUIRE(engine->wait_health(200, 30s));
@@ -70,6 +69,7 @@ TEST_CASE("real: /health keeps answering while llama-server generates", "[real][
         "models.tiny.liveness.timeout = 1\n"
         "models.tiny.liveness.failures = 1\n");
     pid_t child = only_child(*engine);
+    REQUIRE(child > 0);
     auto answer = http(engine->port(), "POST", "/completion", kLongAnswer, {}, 60s);
     CHECK(answer.status == 200);
     CHECK_FALSE(engine->log_contains("liveness probe failed"));
@@ -80,9 +80,14 @@ TEST_CASE("real: SIGTERM with a stream in flight: it finishes within the drain, 
           "[real][drain]") {
     auto engine = real_engine();
     pid_t child = only_child(*engine);
+    REQUIRE(child > 0);
     StreamResult result;
-    std::thread client([&] { result = stream(engine->port(), "/completion", kShortStream, 60s); });
-    std::this_thread::sleep_for(300ms);
+    Flag started;
+    Background client([&] {
+        result = stream(engine->port(), "/completion", kShortStream, 60s, 0,
+                        [&](size_t) { started.raise(); });
+    });
+    REQUIRE(started.wait(30s));
     engine->signal(SIGTERM);
     CHECK(engine->wait_exit(40s) == 0);
     client.join();
@@ -96,9 +101,14 @@ TEST_CASE("real: a stream longer than the drain ends with an error event, exit 0
     // About 1 SIGTERM in 30 deadlocks llama-server mid-generation: SIGKILL follows stop_timeout.
     auto engine = real_engine("server.drain_timeout = 0.5\nmodels.tiny.stop_timeout = 2\n");
     pid_t child = only_child(*engine);
+    REQUIRE(child > 0);
     StreamResult result;
-    std::thread client([&] { result = stream(engine->port(), "/completion", kLongStream, 60s); });
-    std::this_thread::sleep_for(300ms);
+    Flag started;
+    Background client([&] {
+        result = stream(engine->port(), "/completion", kLongStream, 60s, 0,
+                        [&](size_t) { started.raise(); });
+    });
+    REQUIRE(started.wait(30s));
     auto start = Clock::now();
     engine->signal(SIGTERM);
     CHECK(engine->wait_exit(20s) == 0);
@@ -114,12 +124,18 @@ TEST_CASE("real: SIGTERM with a non-streaming request in flight does not hang th
           "[real][drain]") {
     // llama-server finishes a non-streaming generation before it exits, even with the engine's
     // connection closed: the stop timeout must escalate to SIGKILL.
-    auto engine = real_engine("server.drain_timeout = 0.5\nmodels.tiny.stop_timeout = 1\n");
+    auto engine = real_engine(
+        "server.drain_timeout = 0.5\nmodels.tiny.stop_timeout = 1\n"
+        "models.tiny.llama_server.args = --metrics\n");
     pid_t child = only_child(*engine);
+    REQUIRE(child > 0);
+    uint16_t direct = child_port(*engine);
+    REQUIRE(requests_processing(direct) == 0);
     HttpResult answer;
-    std::thread client(
+    Background client(
         [&] { answer = http(engine->port(), "POST", "/completion", kLongAnswer, {}, 60s); });
-    std::this_thread::sleep_for(300ms);
+    // The generation has begun: llama-server counts it among the requests it processes.
+    REQUIRE(wait_until([&] { return requests_processing(direct) == 1; }, 30s));
     auto start = Clock::now();
     engine->signal(SIGTERM);
     CHECK(engine->wait_exit(20s) == 0);
@@ -173,7 +189,7 @@ TEST_CASE("real: 20 llama-server kills in a row under light load give only clean
     const std::string answer_body = long_generation(false, 16);
     const std::string stream_body = long_generation(true, 32);
     std::atomic<bool> done{false};
-    std::atomic<int> answers{0}, unclean{0};
+    std::atomic<int> answers{0}, served{0}, unclean{0};
     std::string last_unclean;
     std::mutex unclean_mutex;
     auto note_unclean = [&](const std::string& what) {
@@ -198,6 +214,7 @@ TEST_CASE("real: 20 llama-server kills in a row under light load give only clean
             try {
                 auto r = http(engine->port(), "POST", "/completion", answer_body, {}, 30s);
                 ++answers;
+                if (r.status == 200) ++served;
                 bool clean = r.status == 200 || ((r.status == 502 || r.status == 503) &&
                                                  json::parse(r.body)["error"].is_object());
                 if (!clean) note_unclean(std::to_string(r.status) + " " + r.body);
@@ -211,6 +228,9 @@ TEST_CASE("real: 20 llama-server kills in a row under light load give only clean
             try {
                 auto r = stream(engine->port(), "/completion", stream_body, 30s);
                 ++answers;
+                if (r.status == 200 && !r.events.empty() &&
+                    is_last_completion_event(r.events.back()))
+                    ++served;
                 bool clean = r.status == 502 || r.status == 503 ||
                              (r.status == 200 && !r.events.empty() &&
                               (is_last_completion_event(r.events.back()) ||
@@ -226,17 +246,19 @@ TEST_CASE("real: 20 llama-server kills in a row under light load give only clean
     });
     pid_t child = only_child(*engine);
     for (int kills = 0; kills < 20; ++kills) {
-        REQUIRE(child > 0);
-        std::this_thread::sleep_for(100ms);  // let some requests run
-        kill(child, SIGKILL);
+        // Let some requests run: the child has served one more in full.
+        int before = served;
+        REQUIRE(wait_until([&] { return served > before; }, 30s));
+        kill_child(child, SIGKILL);
         // Wait for the replacement to be up and serving.
         pid_t next = 0;
-        auto deadline = Clock::now() + 30s;
-        while (Clock::now() < deadline &&
-               ((next = only_child(*engine)) == 0 || next == child ||
-                !engine->log_contains("child pid " + std::to_string(next) + " started"))) {
-            std::this_thread::sleep_for(10ms);
-        }
+        REQUIRE(wait_until(
+            [&] {
+                next = only_child(*engine);
+                return next != 0 && next != child &&
+                       engine->log_contains("child pid " + std::to_string(next) + " started");
+            },
+            30s));
         REQUIRE(engine->wait_health(200, 30s));
         child = next;
     }

@@ -8,11 +8,11 @@
 #include "config/config.hpp"
 #include "temp_dir.hpp"
 
+using ge_test::TempDir;
 using gradatum::ConfigError;
 using gradatum::ConfigFileError;
 using gradatum::EngineConfig;
 using gradatum::load_config;
-using gradatum::test::TempDir;
 
 namespace {
 
@@ -250,7 +250,9 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
         CHECK(error(std::string(kOneModel) + "server.listn = 1.2.3.4:5\n") ==
               file +
                   ": server.listn: unknown key (known: listen, threads, max_queued, "
-                  "drain_timeout, upstream_idle_timeout, default_model, max_body_mb, "
+                  "max_connections, drain_timeout, upstream_idle_timeout, default_model, "
+                  "max_body_mb, max_header_bytes, max_headers, header_timeout, "
+                  "keep_alive_timeout, client_idle_timeout, client_send_timeout, "
                   "upstream_connect_timeout, upstream_header_timeout, upstream_keepalive)");
     }
     SECTION("unknown top-level section") {
@@ -295,6 +297,10 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
               file +
                   ": models.qwen.queue_timeout: expected a number of seconds from 0 to 2592000 (30 "
                   "days), got '10s'");
+    }
+    SECTION("an empty key component (found by fuzzing: it recursed forever)") {
+        CHECK(error(std::string(kOneModel) + "models.qwen..x = 1\n") ==
+              file + ": models.qwen.: empty key name");
     }
     SECTION("seconds past 30 days") {
         CHECK(error(std::string(kOneModel) + "models.qwen.queue_timeout = 2592000.001\n") ==

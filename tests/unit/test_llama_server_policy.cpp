@@ -47,7 +47,7 @@ std::string settings_error(const Values& values) {
 
 // A model file that exists, and parse_settings on it plus `extra`.
 struct ModelDir {
-    gradatum::test::TempDir dir;
+    ge_test::TempDir dir;
     std::string model = dir.write("model.gguf", "GGUF");
 
     Values with(Values extra) const {
@@ -323,7 +323,7 @@ TEST_CASE("parse_settings rejects unknown keys", "[llama_server][settings]") {
 }
 
 TEST_CASE("parse_settings checks the model and mmproj files", "[llama_server][settings]") {
-    gradatum::test::TempDir dir;
+    ge_test::TempDir dir;
     CHECK(settings_error({}) == "llama_server.model | missing (path to a .gguf file)");
     CHECK(settings_error({{"llama_server.model", "  "}}) ==
           "llama_server.model | missing (path to a .gguf file)");

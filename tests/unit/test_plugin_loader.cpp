@@ -15,11 +15,11 @@
 #include "process/program_lookup.hpp"
 #include "temp_dir.hpp"
 
+using ge_test::TempDir;
 using gradatum::BackendInstance;
 using gradatum::ConfigError;
 using gradatum::Plugin;
 using gradatum::PluginRegistry;
-using gradatum::test::TempDir;
 using Strings = std::vector<std::string>;
 
 namespace {

@@ -29,13 +29,20 @@ struct ListenAddress {
 
 struct ServerSettings {
     ListenAddress listen;
-    int threads = 256;     // request threads: one per open connection/stream
-    int max_queued = 256;  // accepted connections waiting for a thread
+    int threads = 256;     // request threads: one per request being served or stream
+    int max_queued = 256;  // the listen backlog: connections the kernel holds before accept
+    size_t max_connections = 10'000;      // open client connections, idle ones included
+    size_t max_header_bytes = 64 * 1024;  // a larger request head gets 431
+    size_t max_headers = 100;             // more header fields get 431
     // Durations are bounded by config_values::kMaxDuration (30 days) and at least 1 ms unless 0.
     std::chrono::milliseconds drain_timeout{30'000};  // graceful stop: wait for in-flight requests
     std::chrono::milliseconds upstream_idle_timeout{3'600'000};  // silence between upstream bytes
     std::string default_model;                                   // for requests that name no model
     int max_body_mb = 64;                                        // larger request bodies get 413
+    std::chrono::milliseconds header_timeout{10'000};            // a whole request head (then 408)
+    std::chrono::milliseconds keep_alive_timeout{10'000};   // an idle connection between requests
+    std::chrono::milliseconds client_idle_timeout{30'000};  // a stalled request body (408)
+    std::chrono::milliseconds client_send_timeout{60'000};  // a client that stops reading
     // Connecting to a child; request sent -> first response byte; idle connections kept per
     // child (0: a new connection for every request).
     std::chrono::milliseconds upstream_connect_timeout{5'000};

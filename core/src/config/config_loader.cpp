@@ -9,6 +9,7 @@
 #include <Poco/Util/PropertyFileConfiguration.h>
 #include <Poco/Util/XMLConfiguration.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -44,9 +45,14 @@ AutoPtr<AbstractConfiguration> open_by_extension(const std::string& path) {
                           "' (use .properties, .ini, .xml or .json)");
 }
 
+// No real key is this deep; an empty key component ("a..b", "a.") would otherwise recurse
+// forever (found by fuzzing).
+constexpr int kMaxKeyDepth = 16;
+
 // Collects leaf keys (keys without children) with their raw, unexpanded values.
-void collect_leaves(const AbstractConfiguration& conf, const std::string& prefix,
-                    std::map<std::string, std::string>& out) {
+void collect_leaves(const AbstractConfiguration& conf, const std::string& path,
+                    const std::string& prefix, std::map<std::string, std::string>& out,
+                    int depth = 0) {
     AbstractConfiguration::Keys children;
     conf.keys(prefix, children);
     if (children.empty()) {
@@ -55,7 +61,12 @@ void collect_leaves(const AbstractConfiguration& conf, const std::string& prefix
         return;
     }
     for (const auto& child : children) {
-        collect_leaves(conf, prefix.empty() ? child : prefix + "." + child, out);
+        std::string key = prefix.empty() ? child : prefix + "." + child;
+        if (child.empty() || depth >= kMaxKeyDepth) {
+            throw ConfigError(config_error_text(
+                path, key, child.empty() ? "empty key name" : "key nested too deep"));
+        }
+        collect_leaves(conf, path, key, out, depth + 1);
     }
 }
 
@@ -107,24 +118,30 @@ bool valid_model_name(const std::string& name) {
 }
 
 ServerSettings read_server(const Validator& v) {
-    static const std::set<std::string> known = {"listen",
-                                                "threads",
-                                                "max_queued",
-                                                "drain_timeout",
-                                                "upstream_idle_timeout",
-                                                "default_model",
-                                                "max_body_mb",
-                                                "upstream_connect_timeout",
-                                                "upstream_header_timeout",
-                                                "upstream_keepalive"};
+    static const std::vector<std::string> known = {"listen",
+                                                   "threads",
+                                                   "max_queued",
+                                                   "max_connections",
+                                                   "drain_timeout",
+                                                   "upstream_idle_timeout",
+                                                   "default_model",
+                                                   "max_body_mb",
+                                                   "max_header_bytes",
+                                                   "max_headers",
+                                                   "header_timeout",
+                                                   "keep_alive_timeout",
+                                                   "client_idle_timeout",
+                                                   "client_send_timeout",
+                                                   "upstream_connect_timeout",
+                                                   "upstream_header_timeout",
+                                                   "upstream_keepalive"};
     ServerSettings s;
     for (const auto& [key, value] : v.raw()) {
         if (key.rfind("server.", 0) != 0) continue;
-        if (!known.count(key.substr(7))) {
-            v.fail(key,
-                   "unknown key (known: listen, threads, max_queued, drain_timeout, "
-                   "upstream_idle_timeout, default_model, max_body_mb, upstream_connect_timeout, "
-                   "upstream_header_timeout, upstream_keepalive)");
+        if (std::find(known.begin(), known.end(), key.substr(7)) == known.end()) {
+            std::string list;
+            for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+            v.fail(key, "unknown key (known: " + list + ")");
         }
     }
     if (auto it = v.raw().find("server.listen"); it != v.raw().end()) {
@@ -138,6 +155,16 @@ ServerSettings read_server(const Validator& v) {
     s.upstream_idle_timeout =
         v.duration("server.upstream_idle_timeout", s.upstream_idle_timeout, /*positive=*/true);
     s.max_body_mb = static_cast<int>(v.integer("server.max_body_mb", s.max_body_mb, 1, 65536));
+    s.max_connections = static_cast<size_t>(
+        v.integer("server.max_connections", static_cast<long long>(s.max_connections), 1, 1000000));
+    s.max_header_bytes = static_cast<size_t>(v.integer(
+        "server.max_header_bytes", static_cast<long long>(s.max_header_bytes), 1024, 1 << 24));
+    s.max_headers = static_cast<size_t>(
+        v.integer("server.max_headers", static_cast<long long>(s.max_headers), 1, 10000));
+    s.header_timeout = v.duration("server.header_timeout", s.header_timeout, true);
+    s.keep_alive_timeout = v.duration("server.keep_alive_timeout", s.keep_alive_timeout, true);
+    s.client_idle_timeout = v.duration("server.client_idle_timeout", s.client_idle_timeout, true);
+    s.client_send_timeout = v.duration("server.client_send_timeout", s.client_send_timeout, true);
     s.upstream_connect_timeout = v.duration("server.upstream_connect_timeout",
                                             s.upstream_connect_timeout, /*positive=*/true);
     s.upstream_header_timeout =
@@ -187,7 +214,7 @@ ModelSettings read_model(const Validator& v, const std::string& name,
 EngineConfig load_config(const std::string& path) {
     auto conf = open_by_extension(path);
     std::map<std::string, std::string> raw;
-    collect_leaves(*conf, "", raw);
+    collect_leaves(*conf, path, "", raw);
     Validator v(path, raw);
 
     static const std::set<std::string> sections = {"server", "models", "logging", "plugins"};

@@ -24,10 +24,10 @@ void answer_health(const std::vector<ModelSupervisor*>& models,
         ModelState state = model->state();
         if (state == ModelState::ready) continue;
         if (state == ModelState::failed) {
-            send_error(response, 503, "unavailable_error",
+            send_error(response, errors::model_failed,
                        "model '" + model->name() + "' has failed: " + model->state_reason());
         } else {
-            send_error(response, 503, "unavailable_error", "Loading model", 1);
+            send_error(response, errors::model_loading, "Loading model", 1);
         }
         return;
     }

@@ -9,8 +9,6 @@
 // buffers and would add framing of their own.
 #include "forwarder.hpp"
 
-#include <Poco/Net/HTTPServerRequestImpl.h>
-#include <Poco/Net/HTTPServerResponseImpl.h>
 #include <Poco/Net/StreamSocket.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -24,6 +22,8 @@
 
 #include "chunked_decoder.hpp"
 #include "header_rules.hpp"
+#include "http/server_request.hpp"
+#include "http/server_response.hpp"
 #include "openai_error.hpp"
 #include "response_head.hpp"
 #include "upstream_session.hpp"
@@ -324,7 +324,7 @@ class Exchange {
           job_(job),
           upstream_(upstream),
           reused_(reused),
-          client_(static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket()),
+          client_(static_cast<http::ServerRequest&>(request).socket()),
           client_fd_(client_.impl()->sockfd()),
           what_(request.getMethod() + " " + request.getURI()) {}
 
@@ -333,8 +333,9 @@ class Exchange {
                         {const_cast<char*>(body.data()), body.size()}};
         if (!upstream_.send_all(out, body.empty() ? 1 : 2)) {
             if (reused_) return Outcome::retry;  // nothing of it can have been answered
-            return fail(502, "the backend of model '" + job_.model +
-                                 "' failed: cannot send the request: " + std::strerror(errno));
+            return fail(errors::upstream_failed,
+                        "the backend of model '" + job_.model +
+                            "' failed: cannot send the request: " + std::strerror(errno));
         }
         return receive();
     }
@@ -382,10 +383,10 @@ class Exchange {
         return text;
     }
 
-    Outcome fail(int status, const std::string& message) {
+    Outcome fail(const ErrorKind& kind, const std::string& message) {
         spdlog::warn("model {}: {}: {}", job_.model, what_, message);
         try {
-            send_error(response_, status, "server_error", message);
+            send_error(response_, kind, message);
         } catch (const Poco::Exception&) {
         }
         return Outcome::done;
@@ -415,7 +416,7 @@ class Exchange {
                     return Outcome::done;
                 case Got::timeout:
                     upstream_.shutdown_now();
-                    return fail(504, why_);
+                    return fail(errors::upstream_timeout, why_);
                 case Got::end:
                 case Got::error:
                     // Closed before a single byte of the answer: a pooled connection the child
@@ -424,10 +425,11 @@ class Exchange {
                         idempotent(request_.getMethod())) {
                         return Outcome::retry;
                     }
-                    return fail(502, stopped_or("the backend of model '" + job_.model +
-                                                "' failed: the connection closed before the "
-                                                "response" +
-                                                (why_.empty() ? "" : " (" + why_ + ")")));
+                    return fail(errors::upstream_failed,
+                                stopped_or("the backend of model '" + job_.model +
+                                           "' failed: the connection closed before the "
+                                           "response" +
+                                           (why_.empty() ? "" : " (" + why_ + ")")));
             }
             if (spill.empty()) {
                 data = buffer;
@@ -443,15 +445,17 @@ class Exchange {
                 HeadParse parsed = parse_response_head(data, size, head, head_size, bad);
                 if (parsed == HeadParse::bad) {
                     upstream_.shutdown_now();
-                    return fail(502, "the backend of model '" + job_.model + "' failed: " + bad);
+                    return fail(errors::upstream_failed,
+                                "the backend of model '" + job_.model + "' failed: " + bad);
                 }
                 if (parsed == HeadParse::incomplete) break;
                 if (head.status >= 100 && head.status < 200) {
                     if (head.status == 101) {
                         upstream_.shutdown_now();
-                        return fail(502, "the backend of model '" + job_.model +
-                                             "' switched protocols, which the engine cannot "
-                                             "forward");
+                        return fail(errors::upstream_failed,
+                                    "the backend of model '" + job_.model +
+                                        "' switched protocols, which the engine cannot "
+                                        "forward");
                     }
                     data += head_size;
                     size -= head_size;
@@ -461,8 +465,9 @@ class Exchange {
             }
             if (size > kMaxHead) {
                 upstream_.shutdown_now();
-                return fail(502, "the backend of model '" + job_.model +
-                                     "' failed: response head larger than 64 KiB");
+                return fail(errors::upstream_failed,
+                            "the backend of model '" + job_.model +
+                                "' failed: response head larger than 64 KiB");
             }
             // Keep the partial head: the next read reuses the buffer.
             std::string partial(data, size);
@@ -489,8 +494,9 @@ class Exchange {
         Batch first;
         first.add(out_head.data(), out_head.size());
         if (!body.take(rest, rest_size, first)) return broke(head, body, "bad chunked framing");
+        head_sent_ = true;  // from here on, whatever happens, the client had an answer begun
+        static_cast<http::ServerResponse&>(response_).mark_sent_by_handler();
         if (!first.send(client_fd_)) return client_left();
-        head_sent_ = true;
         char buffer[kReadSize];
         while (!body.complete()) {
             ssize_t n = 0;
@@ -539,11 +545,11 @@ class Exchange {
                 ? "model '" + job_.model + "' was stopped before the response was complete"
                 : "the backend of model '" + job_.model + "' ended the response early: " + why;
         spdlog::warn("model {}: {}: {}", job_.model, what_, message);
-        if (!head_sent_) return fail(502, message);
+        if (!head_sent_) return fail(errors::upstream_failed, message);
         if (head.event_stream && head.content_length < 0) {
             // Clients of a stream never hang: they get a last event saying what happened.
             Batch out;
-            if (body.end_with_event(sse_error_event(502, "server_error", message), out)) {
+            if (body.end_with_event(sse_error_event(errors::upstream_failed, message), out)) {
                 if (!out.send(client_fd_)) response_.setKeepAlive(false);
                 return Outcome::done;
             }
@@ -661,7 +667,7 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
                                           " ms (server.upstream_connect_timeout)";
                     spdlog::warn("model {}: {} {}: {}", job.model, request.getMethod(),
                                  request.getURI(), message);
-                    send_error(response, 504, "server_error", message);
+                    send_error(response, errors::upstream_timeout, message);
                     return {};
                 }
                 return {true, "cannot reach the backend of model '" + job.model + "': " + e.what()};

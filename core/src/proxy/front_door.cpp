@@ -2,13 +2,13 @@
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Timespan.h>
 #include <spdlog/spdlog.h>
 
 #include "gradatum/config_values.hpp"
+#include "http/server_request.hpp"
 #include "proxy/body_intake.hpp"
 #include "proxy/engine_endpoints.hpp"
 #include "proxy/forwarder.hpp"
@@ -23,37 +23,34 @@ namespace {
 using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
 
-// A client that stops reading must not hold a request thread forever.
-const Poco::Timespan kClientSendTimeout(60, 0);
-
 // The supervisor's refusal in the OpenAI envelope.
 void send_refusal(HTTPServerResponse& response, const ModelSupervisor& model,
                   const Admission& admission) {
     const std::string name = "model '" + model.name() + "'";
-    const std::string type = "unavailable_error";
     switch (admission.refusal) {
         case Refusal::loading:
-            send_error(response, 503, type, "Loading model", 1);  // llama-server's own words
+            send_error(response, errors::model_loading, "Loading model",
+                       1);  // llama-server's words
             return;
         case Refusal::restart_timeout:
-            send_error(response, 503, type,
+            send_error(response, errors::model_restarting,
                        name + " is restarting and was not ready within " +
                            config_values::format_seconds(model.settings().queue_timeout) +
                            " (queue_timeout)",
                        5);
             return;
         case Refusal::too_many_waiting:
-            send_error(response, 503, type,
+            send_error(response, errors::too_many_waiting,
                        name + " is restarting and " + std::to_string(model.settings().max_waiting) +
                            " requests already wait for it (max_waiting)",
                        5);
             return;
         case Refusal::failed:
-            send_error(response, 503, type, name + " has failed: " + admission.failure);
+            send_error(response, errors::model_failed, name + " has failed: " + admission.failure);
             return;
         case Refusal::stopping:
         case Refusal::none:
-            send_error(response, 503, type, "the engine is shutting down", 5);
+            send_error(response, errors::shutting_down, "the engine is shutting down", 5);
             return;
     }
 }
@@ -67,38 +64,40 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
             handle(request, response);
         } catch (const Poco::Exception& e) {  // what() is only the class name
             spdlog::error("{} {}: {}", request.getMethod(), request.getURI(), e.displayText());
-            if (!response.sent()) send_error(response, 500, "server_error", e.displayText());
+            if (!response.sent()) send_error(response, errors::internal_error, e.displayText());
         } catch (const std::exception& e) {
             spdlog::error("{} {}: {}", request.getMethod(), request.getURI(), e.what());
-            if (!response.sent()) send_error(response, 500, "server_error", e.what());
+            if (!response.sent()) send_error(response, errors::internal_error, e.what());
         }
     }
 
   private:
     void handle(HTTPServerRequest& request, HTTPServerResponse& response) {
-        static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket().setSendTimeout(
-            kClientSendTimeout);
         if (door_.draining) {
-            refuse(request, response, 503, "unavailable_error", "the engine is shutting down", 5);
+            refuse(request, response, errors::shutting_down, "the engine is shutting down", 5);
             return;
         }
         std::string body;
-        BodyIntake intake = read_body(request, door_.max_body_bytes, body);
-        switch (intake.result) {
+        switch (read_body(static_cast<http::ServerRequest&>(request), door_.max_body_bytes, body)) {
             case BodyRead::complete:
                 break;
             case BodyRead::too_large:
-                refuse(request, response, 413, "invalid_request_error",
+                refuse(request, response, errors::request_too_large,
                        "request body larger than " + std::to_string(door_.max_body_bytes >> 20) +
                            " MiB (server.max_body_mb)");
                 return;
             case BodyRead::incomplete:
-                refuse(request, response, 400, "invalid_request_error",
+                refuse(request, response, errors::bad_request,
                        "the request body was cut short (it ended before its Content-Length, or "
                        "before its last chunk)");
                 return;
+            case BodyRead::timed_out:
+                refuse(request, response, errors::request_timeout,
+                       "the request body stalled for " +
+                           config_values::format_seconds(door_.client_idle_timeout) +
+                           " (server.client_idle_timeout)");
+                return;
         }
-        if (intake.must_close) response.setKeepAlive(false);
 
         const std::string path = request.getURI().substr(0, request.getURI().find('?'));
         const std::string& method = request.getMethod();
@@ -117,7 +116,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
         std::string route_error;
         ModelSupervisor* model = door_.router.route(body, route_error);
         if (!model) {
-            send_error(response, 404, "invalid_request_error", route_error);
+            send_error(response, errors::model_not_found, route_error);
             return;
         }
         serve(*model, request, body, response);
@@ -126,12 +125,12 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
     void answer_admin(const std::string& path, const std::string& method,
                       HTTPServerResponse& response) {
         if (!door_.admin_allowed) {
-            send_error(response, 403, "permission_error",
+            send_error(response, errors::admin_forbidden,
                        "the admin API is served only on a loopback listener");
         } else if (path == "/admin/models" && method == "GET") {
             answer_admin_models(door_.models, response);
         } else {
-            send_error(response, 404, "invalid_request_error",
+            send_error(response, errors::not_found,
                        "no admin endpoint " + method + " " + path + " (known: GET /admin/models)");
         }
     }
@@ -154,7 +153,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
             if (attempt == 2) {
                 spdlog::warn("model {}: {} {}: {}", model.name(), request.getMethod(),
                              request.getURI(), result.error);
-                send_error(response, 502, "server_error", result.error);
+                send_error(response, errors::upstream_unreachable, result.error);
                 return;
             }
             spdlog::info("model {}: {}; waiting for the next child", model.name(), result.error);

@@ -23,6 +23,7 @@ struct FrontDoor {
     std::vector<ModelSupervisor*> models;
     std::chrono::milliseconds upstream_idle_timeout;
     std::streamsize max_body_bytes;
+    std::chrono::milliseconds client_idle_timeout;  // for the 408 message
     bool admin_allowed;  // the admin API is served on loopback listeners only
     std::atomic<bool> draining{false};
     std::unique_ptr<UpstreamPool> upstream{};  // connections to the children, set by the engine

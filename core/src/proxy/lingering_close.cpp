@@ -1,12 +1,11 @@
 #include "proxy/lingering_close.hpp"
 
-#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Timespan.h>
 
 #include <chrono>
 
-#include "proxy/openai_error.hpp"
+#include "http/server_request.hpp"
 
 namespace gradatum::proxy {
 
@@ -31,10 +30,10 @@ void discard_rest(Poco::Net::StreamSocket& client) {
 }  // namespace
 
 void refuse(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
-            int status, const std::string& type, const std::string& message, int retry_after_s) {
+            const ErrorKind& kind, const std::string& message, int retry_after_s) {
     response.setKeepAlive(false);
-    send_error(response, status, type, message, retry_after_s);
-    discard_rest(static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket());
+    send_error(response, kind, message, retry_after_s);
+    discard_rest(static_cast<http::ServerRequest&>(request).socket());
 }
 
 }  // namespace gradatum::proxy

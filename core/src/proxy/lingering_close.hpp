@@ -6,12 +6,14 @@
 
 #include <string>
 
+#include "proxy/openai_error.hpp"
+
 namespace gradatum::proxy {
 
 // Sends an OpenAI error and closes the connection without reading the rest of the request. The
 // close lingers (stop writing, then read and drop for a short while): a plain close with unread
 // bytes would make the kernel send a reset, and the client would lose the answer.
 void refuse(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
-            int status, const std::string& type, const std::string& message, int retry_after_s = 0);
+            const ErrorKind& kind, const std::string& message, int retry_after_s = 0);
 
 }  // namespace gradatum::proxy

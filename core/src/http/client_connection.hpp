@@ -1,0 +1,54 @@
+// One client's connection: its socket and the bytes received but not consumed yet. The reactor
+// fills it without blocking until a request head is complete; a worker then serves requests on
+// it with blocking reads and writes (bounded by the socket's timeouts), and hands it back.
+#pragma once
+
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace gradatum::http {
+
+class ClientConnection {
+  public:
+    ClientConnection(Poco::Net::StreamSocket socket, Poco::Net::SocketAddress server_address);
+
+    Poco::Net::StreamSocket& socket() { return socket_; }
+    int fd() const { return fd_; }
+    const Poco::Net::SocketAddress& client_address() const { return client_; }
+    const Poco::Net::SocketAddress& server_address() const { return server_; }
+
+    // Received and not consumed yet.
+    std::string_view pending() const { return std::string_view(buffer_).substr(start_); }
+    void consume(size_t n);
+    // Puts bytes back in front of pending() (read past the end of a body).
+    void unread(const char* data, size_t size);
+
+    // Worker side, blocking: pending bytes first, else one recv(). 0 at the end of the stream.
+    // Throws Poco::TimeoutException when the receive timeout passes with nothing, and
+    // Poco::IOException on a reset.
+    size_t read_some(char* out, size_t size);
+
+    enum class Fill { some, nothing, closed };
+    // Reactor side, non-blocking: appends what has arrived, keeping pending() within `limit`.
+    Fill fill(size_t limit);
+
+    // Blocking: sends every byte (the send timeout bounds each wait); false if the client is
+    // gone or stopped reading.
+    bool send_all(const iovec* parts, int count);
+    bool send_all(std::string_view data);
+
+  private:
+    Poco::Net::StreamSocket socket_;
+    int fd_;
+    Poco::Net::SocketAddress client_;
+    Poco::Net::SocketAddress server_;
+    std::string buffer_;
+    size_t start_ = 0;
+};
+
+}  // namespace gradatum::http

@@ -1,0 +1,434 @@
+#include "http/front.hpp"
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/StreamSocketImpl.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "gradatum/config_values.hpp"
+#include "http/server_request.hpp"
+#include "http/server_response.hpp"
+
+namespace gradatum::http {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+// A refused connection is read and dropped this long before it is closed, so that the client
+// gets the answer rather than a reset.
+constexpr milliseconds kLinger(1000);
+constexpr int kMaxEvents = 256;
+
+Poco::Timespan timespan(milliseconds ms) {
+    return Poco::Timespan(static_cast<long>(ms.count() / 1000),
+                          static_cast<long>(ms.count() % 1000 * 1000));
+}
+
+std::string error_response(const FrontSettings& settings, int status, const std::string& code,
+                           const std::string& message, int retry_after_s) {
+    std::string body = settings.error_body ? settings.error_body(status, code, message) : message;
+    std::string head = "HTTP/1.1 " + std::to_string(status) + " " +
+                       Poco::Net::HTTPResponse::getReasonForStatus(
+                           static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status)) +
+                       "\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\nConnection: close\r\n";
+    if (retry_after_s > 0) head += "Retry-After: " + std::to_string(retry_after_s) + "\r\n";
+    return head + "\r\n" + body;
+}
+
+// A worker's job: one connection until it goes back to the reactor or is closed.
+class ConnectionJob : public Poco::Runnable {
+  public:
+    ConnectionJob(std::function<void()> work) : work_(std::move(work)) {}
+    void run() override {
+        work_();
+        delete this;
+    }
+
+  private:
+    std::function<void()> work_;
+};
+
+}  // namespace
+
+struct Front::Waiting {
+    std::unique_ptr<ClientConnection> connection;
+    Clock::time_point deadline;
+    bool idle = true;      // no byte of a head yet (a fresh or kept-alive connection)
+    bool closing = false;  // answered; draining what the client still sends
+};
+
+Front::Front(FrontSettings settings, Poco::Net::HTTPRequestHandlerFactory::Ptr handlers)
+    : settings_(std::move(settings)),
+      handlers_(std::move(handlers)),
+      params_(new Poco::Net::HTTPServerParams),
+      pool_("http", 2, std::max(2, settings_.threads), 60) {
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epoll_ < 0 || wake_ < 0) {
+        throw Poco::IOException(std::string("epoll/eventfd: ") + std::strerror(errno));
+    }
+}
+
+Front::~Front() {
+    stop();
+    if (wake_ >= 0) ::close(wake_);
+    if (epoll_ >= 0) ::close(epoll_);
+}
+
+void Front::add_listener(Poco::Net::ServerSocket listener) {
+    listener.setBlocking(false);
+    listeners_.push_back(std::move(listener));
+}
+
+void Front::start() {
+    auto add = [&](int fd) {
+        epoll_event event{};
+        event.events = EPOLLIN;
+        event.data.fd = fd;
+        epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event);
+    };
+    add(wake_);
+    for (auto& listener : listeners_) add(listener.impl()->sockfd());
+    reactor_ = std::thread([this] { run(); });
+}
+
+void Front::stop_accepting() {
+    accepting_ = false;
+    uint64_t one = 1;
+    (void)!::write(wake_, &one, sizeof one);
+    std::unique_lock<std::mutex> lock(listeners_mutex_);
+    listeners_closed_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return listeners_closed_; });
+}
+
+void Front::stop() {
+    if (stopping_.exchange(true)) return;
+    accepting_ = false;
+    uint64_t one = 1;
+    (void)!::write(wake_, &one, sizeof one);
+    if (reactor_.joinable()) reactor_.join();
+    {
+        // Requests still being served (cut off by the engine's stop) end now.
+        std::lock_guard<std::mutex> lock(serving_mutex_);
+        for (int fd : serving_) ::shutdown(fd, SHUT_RDWR);
+    }
+    pool_.joinAll();
+    std::lock_guard<std::mutex> lock(returned_mutex_);
+    returned_.clear();
+}
+
+// ---------------------------------------------------------------- reactor thread
+
+void Front::run() {
+    epoll_event events[kMaxEvents];
+    while (!stopping_) {
+        int timeout_ms = 1000;
+        if (!deadlines_.empty()) {
+            auto left =
+                std::chrono::duration_cast<milliseconds>(deadlines_.begin()->first - Clock::now());
+            timeout_ms = static_cast<int>(std::clamp<long long>(left.count() + 1, 0, 1000));
+        }
+        int n = epoll_wait(epoll_, events, kMaxEvents, timeout_ms);
+        if (n < 0 && errno != EINTR) {
+            spdlog::error("http: epoll_wait: {}", std::strerror(errno));
+            break;
+        }
+        for (int i = 0; i < n; ++i) {
+            int fd = events[i].data.fd;
+            if (fd == wake_) {
+                uint64_t count;
+                (void)!::read(wake_, &count, sizeof count);
+                if (!accepting_) close_listeners();
+                adopt_returned();
+                continue;
+            }
+            bool is_listener = false;
+            for (auto& listener : listeners_) {
+                if (listener.impl()->sockfd() == fd) {
+                    is_listener = true;
+                    if (accepting_) accept_all(listener);
+                }
+            }
+            if (!is_listener) on_readable(fd);
+        }
+        auto now = Clock::now();
+        while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+            on_deadline(deadlines_.begin()->second);
+        }
+    }
+    close_listeners();
+    while (!waiting_.empty()) forget(waiting_.begin()->first);
+}
+
+void Front::close_listeners() {
+    std::lock_guard<std::mutex> lock(listeners_mutex_);
+    if (listeners_closed_) return;
+    for (auto& listener : listeners_) {
+        epoll_ctl(epoll_, EPOLL_CTL_DEL, listener.impl()->sockfd(), nullptr);
+        listener.close();
+    }
+    listeners_closed_ = true;
+    listeners_closed_cv_.notify_all();
+}
+
+void Front::accept_all(Poco::Net::ServerSocket& listener) {
+    while (true) {
+        int fd =
+            ::accept4(listener.impl()->sockfd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno == EMFILE || errno == ENFILE) {
+                spdlog::warn("http: cannot accept: {} (raise LimitNOFILE / ulimit -n)",
+                             std::strerror(errno));
+            }
+            return;
+        }
+        Poco::Net::StreamSocket socket(new Poco::Net::StreamSocketImpl(fd));
+        try {
+            socket.setBlocking(false);
+            socket.setNoDelay(true);  // small SSE writes must not wait for Nagle
+            auto connection =
+                std::make_unique<ClientConnection>(std::move(socket), listener.address());
+            if (waiting_.size() + busy_ >= settings_.max_connections) {
+                std::string answer =
+                    error_response(settings_, 503, "server_busy", "too many open connections", 1);
+                ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+                continue;  // the connection closes with its object
+            }
+            watch(std::move(connection), Clock::now() + settings_.header_timeout, true);
+        } catch (const Poco::Exception&) {
+            // The client went away already (peerAddress fails): nothing to serve.
+        }
+    }
+}
+
+void Front::watch(std::unique_ptr<ClientConnection> connection, Clock::time_point deadline,
+                  bool idle) {
+    int fd = connection->fd();
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLRDHUP;
+    event.data.fd = fd;
+    if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0) return;  // closes it
+    auto waiting = std::make_unique<Waiting>();
+    waiting->connection = std::move(connection);
+    waiting->deadline = deadline;
+    waiting->idle = idle;
+    deadlines_.insert({deadline, fd});
+    waiting_[fd] = std::move(waiting);
+}
+
+void Front::forget(int fd) {
+    auto it = waiting_.find(fd);
+    if (it == waiting_.end()) return;
+    epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+    deadlines_.erase({it->second->deadline, fd});
+    waiting_.erase(it);  // closes the socket
+}
+
+void Front::on_readable(int fd) {
+    auto it = waiting_.find(fd);
+    if (it == waiting_.end()) return;
+    Waiting& w = *it->second;
+    if (w.closing) {
+        char sink[16384];
+        ssize_t n;
+        while ((n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT)) > 0) {
+        }
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) forget(fd);
+        return;
+    }
+    size_t before = w.connection->pending().size();
+    auto fill = w.connection->fill(settings_.limits.max_bytes + 1);
+    std::string_view pending = w.connection->pending();
+    if (pending.empty()) {
+        if (fill == ClientConnection::Fill::closed) forget(fd);
+        return;
+    }
+    if (w.idle) {
+        // The first byte of a head: from now on the whole head has header_timeout to arrive.
+        w.idle = false;
+        deadlines_.erase({w.deadline, fd});
+        w.deadline = Clock::now() + settings_.header_timeout;
+        deadlines_.insert({w.deadline, fd});
+    }
+    if (!accepting_) {
+        answer_and_close(fd, 503, "shutting_down", "the engine is shutting down", 5);
+        return;
+    }
+    // A head ends with a line feed: until one arrives, scanning again finds nothing new.
+    bool news = pending.substr(before).find('\n') != std::string_view::npos ||
+                pending.size() > settings_.limits.max_bytes ||
+                pending.substr(before).find('\0') != std::string_view::npos;
+    if (!news && fill != ClientConnection::Fill::closed) return;
+    HeadScan scan = scan_request_head(pending, settings_.limits);
+    if (scan.status == HeadStatus::bad) {
+        answer_and_close(fd, scan.error_status, scan.error_code, scan.error_message);
+        return;
+    }
+    if (scan.status == HeadStatus::incomplete) {
+        if (fill == ClientConnection::Fill::closed) forget(fd);
+        return;
+    }
+    if (busy_ >= static_cast<size_t>(settings_.threads)) {
+        answer_and_close(fd, 503, "server_busy",
+                         "every request thread is busy (server.threads = " +
+                             std::to_string(settings_.threads) + "); try again shortly",
+                         1);
+        return;
+    }
+    std::unique_ptr<ClientConnection> connection = std::move(w.connection);
+    forget(fd);  // the connection object moved out: nothing is closed
+    dispatch(std::move(connection), std::move(scan.head));
+}
+
+void Front::on_deadline(int fd) {
+    auto it = waiting_.find(fd);
+    if (it == waiting_.end()) {
+        deadlines_.erase(deadlines_.begin());
+        return;
+    }
+    Waiting& w = *it->second;
+    if (w.closing || w.idle) {
+        forget(fd);  // done lingering, or an idle keep-alive connection: close quietly
+        return;
+    }
+    answer_and_close(fd, 408, "request_timeout",
+                     "the request head did not arrive within " +
+                         config_values::format_seconds(settings_.header_timeout) +
+                         " (server.header_timeout)");
+}
+
+void Front::answer_and_close(int fd, int status, const std::string& code,
+                             const std::string& message, int retry_after_s) {
+    auto it = waiting_.find(fd);
+    if (it == waiting_.end()) return;
+    Waiting& w = *it->second;
+    std::string answer = error_response(settings_, status, code, message, retry_after_s);
+    ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::shutdown(fd, SHUT_WR);
+    w.closing = true;
+    deadlines_.erase({w.deadline, fd});
+    w.deadline = Clock::now() + kLinger;
+    deadlines_.insert({w.deadline, fd});
+}
+
+void Front::dispatch(std::unique_ptr<ClientConnection> connection, RequestHead head) {
+    ++busy_;
+    try {
+        Poco::Net::StreamSocket& socket = connection->socket();
+        socket.setBlocking(true);
+        socket.setReceiveTimeout(timespan(settings_.client_idle_timeout));
+        socket.setSendTimeout(timespan(settings_.client_send_timeout));
+        auto* raw = connection.release();
+        auto job = new ConnectionJob([this, raw, head = std::move(head)]() mutable {
+            serve(std::unique_ptr<ClientConnection>(raw), std::move(head));
+        });
+        try {
+            pool_.start(*job);
+        } catch (const Poco::Exception&) {
+            delete job;  // never ran: the connection is ours again
+            connection.reset(raw);
+            throw;
+        }
+    } catch (const Poco::Exception& e) {
+        --busy_;
+        if (!connection) return;
+        std::string answer = error_response(settings_, 503, "server_busy",
+                                            "no request thread available: " + e.displayText(), 1);
+        ::send(connection->fd(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+}
+
+void Front::adopt_returned() {
+    std::deque<std::unique_ptr<ClientConnection>> returned;
+    {
+        std::lock_guard<std::mutex> lock(returned_mutex_);
+        returned.swap(returned_);
+    }
+    for (auto& connection : returned) {
+        if (stopping_) continue;
+        bool idle = connection->pending().empty();
+        auto wait = idle ? settings_.keep_alive_timeout : settings_.header_timeout;
+        watch(std::move(connection), Clock::now() + wait, idle);
+    }
+}
+
+// ---------------------------------------------------------------- worker threads
+
+void Front::serve(std::unique_ptr<ClientConnection> connection, RequestHead head) {
+    const int fd = connection->fd();
+    {
+        std::lock_guard<std::mutex> lock(serving_mutex_);
+        serving_.insert(fd);
+    }
+    bool keep = true;
+    while (keep) {
+        connection->consume(head.size);
+        ServerResponse response(*connection, head.method == "HEAD");
+        ServerRequest request(head, *connection, response, *params_);
+        response.setVersion(request.getVersion());
+        response.setDate(Poco::Timestamp());
+        response.setKeepAlive(head.keep_alive && accepting_);
+        try {
+            std::unique_ptr<Poco::Net::HTTPRequestHandler> handler(
+                handlers_->createRequestHandler(request));
+            handler->handleRequest(request, response);
+        } catch (const std::exception& e) {
+            spdlog::error("http: {} {}: {}", head.method, head.target, e.what());
+            if (!response.sent()) {
+                connection->send_all(error_response(settings_, 500, "internal_error", e.what(), 0));
+            }
+            break;
+        }
+        keep = response.finish() && request.body_consumed() && accepting_;
+        if (!keep) break;
+        HeadScan next = scan_request_head(connection->pending(), settings_.limits);
+        if (next.status == HeadStatus::complete) {
+            head = std::move(next.head);  // pipelined: answered in order, on this thread
+            continue;
+        }
+        if (next.status == HeadStatus::bad) {
+            connection->send_all(error_response(settings_, next.error_status, next.error_code,
+                                                next.error_message, 0));
+            break;
+        }
+        {
+            std::lock_guard<std::mutex> lock(serving_mutex_);
+            serving_.erase(fd);
+        }
+        --busy_;
+        hand_back(std::move(connection));
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(serving_mutex_);
+        serving_.erase(fd);
+    }
+    --busy_;
+    // connection closes here
+}
+
+void Front::hand_back(std::unique_ptr<ClientConnection> connection) {
+    try {
+        connection->socket().setBlocking(false);
+    } catch (const Poco::Exception&) {
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(returned_mutex_);
+        if (stopping_) return;
+        returned_.push_back(std::move(connection));
+    }
+    uint64_t one = 1;
+    (void)!::write(wake_, &one, sizeof one);
+}
+
+}  // namespace gradatum::http

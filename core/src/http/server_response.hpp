@@ -1,0 +1,47 @@
+// The engine's response to one request, behind Poco's HTTPServerResponse interface (so handlers
+// are written against Poco), written straight to the client's socket: the head in one send, the
+// body framed by Content-Length, chunks (one per flush), or the connection's close.
+#pragma once
+
+#include <Poco/Net/HTTPServerResponse.h>
+
+#include <memory>
+#include <ostream>
+
+#include "http/client_connection.hpp"
+
+namespace gradatum::http {
+
+class ServerResponse : public Poco::Net::HTTPServerResponse {
+  public:
+    // `head_request`: the answer to HEAD carries no body, whatever the handler writes.
+    ServerResponse(ClientConnection& connection, bool head_request);
+    ~ServerResponse() override;
+
+    void sendContinue() override;
+    std::ostream& send() override;
+    void sendFile(const std::string& path, const std::string& mediaType) override;
+    void sendBuffer(const void* buffer, std::size_t length) override;
+    void redirect(const std::string& uri, HTTPStatus status = HTTP_FOUND) override;
+    void requireAuthentication(const std::string& realm) override;
+    bool sent() const override { return sent_; }
+
+    // The handler wrote the whole response to the connection itself (the forwarder passes a
+    // child's answer through): it counts as sent, and finish() adds nothing to it.
+    void mark_sent_by_handler() { sent_ = true; }
+
+    // After the handler: ends the body (the last chunk) unless writing failed. True when the
+    // connection may carry another request.
+    bool finish();
+
+  private:
+    class BodyBuffer;
+    ClientConnection& connection_;
+    bool head_request_;
+    bool sent_ = false;
+    bool continue_sent_ = false;
+    std::unique_ptr<BodyBuffer> body_;
+    std::unique_ptr<std::ostream> stream_;
+};
+
+}  // namespace gradatum::http

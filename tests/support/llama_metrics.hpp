@@ -1,0 +1,12 @@
+// What a llama-server, real or fake, reports on its /metrics (it must run with --metrics).
+#pragma once
+
+#include <cstdint>
+
+namespace ge_test {
+
+// The llamacpp:requests_processing gauge of the server at 127.0.0.1:port, or -1 if it cannot be
+// read.
+long requests_processing(uint16_t port);
+
+}  // namespace ge_test

@@ -1,0 +1,25 @@
+#include "test_configs.hpp"
+
+#include "build_paths.hpp"
+#include "real_parts.hpp"
+
+namespace ge_test {
+
+std::string fake_model_config(const std::string& name, const std::string& model_path,
+                              const std::string& fake_args) {
+    std::string prefix = "models." + name + ".";
+    return prefix + "backend = llama_server\n" + prefix +
+           "llama_server.binary = " + fake_llama_server() + "\n" + prefix +
+           "llama_server.model = " + model_path + "\n" + prefix +
+           "llama_server.args = " + fake_args + "\n";
+}
+
+std::string real_model_config(const std::string& extra) {
+    const RealParts& parts = real_parts();
+    return "models.tiny.backend = llama_server\n"
+           "models.tiny.llama_server.binary = " +
+           parts.llama_server + "\n" + "models.tiny.llama_server.model = " + parts.model + "\n" +
+           extra;
+}
+
+}  // namespace ge_test
