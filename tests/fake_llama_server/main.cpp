@@ -184,6 +184,8 @@ int main(int argc, char** argv) {
     params->setMaxQueued(kMaxQueued);
     params->setKeepAlive(true);
     Poco::Net::HTTPServer server(new fake::HandlerFactory(state), pool, socket, params);
+    state.listener_fd = socket.impl()->sockfd();
+    state.open_connections = [&server] { return server.currentConnections(); };
     server.start();
     std::fprintf(stderr,
                  "main: HTTP server is listening, hostname: %s, port: %d, http threads: %d\n",

@@ -103,6 +103,7 @@ const std::vector<Flag>& Flags() {
         {{"--fake-ignore-sigterm"}, false, SetTrue(&Options::ignore_sigterm)},
         {{"--fake-response-delay-ms"}, true, SetInt(&Options::response_delay_ms)},
         {{"--fake-stamp-events"}, false, SetTrue(&Options::stamp_events)},
+        {{"--fake-no-accel-buffering"}, false, SetTrue(&Options::no_accel_buffering)},
     };
     return kFlags;
 }

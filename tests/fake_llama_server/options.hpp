@@ -39,6 +39,8 @@ struct Options {
     // Each streamed chunk gets "fake_sent_ns": the monotonic clock (CLOCK_MONOTONIC, which is
     // std::chrono::steady_clock on Linux and shared by every process) just before it is sent.
     bool stamp_events = false;
+    // Streams go out without the X-Accel-Buffering header (which the real server sends).
+    bool no_accel_buffering = false;
 
     // The model id reported by /v1/models and in completions.
     std::string modelId() const { return alias.empty() ? model : alias; }
