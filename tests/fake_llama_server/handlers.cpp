@@ -387,6 +387,9 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
                 _exit(0);
             }
             SendJson(response, 200, {{"holder_pid", holder}});
+        } else if (path == "/fake/sink") {
+            // Takes any body and says how long it was (for timing large uploads).
+            SendJson(response, 200, {{"bytes", in.body.size()}});
         } else if (path == "/fake/connections") {
             SendJson(response, 200,
                      {{"open", state_.open_connections ? state_.open_connections() : -1}});

@@ -178,9 +178,10 @@ int main(int argc, char** argv) {
 
     fake::ServerState state(options);
     state.close_listener = [socket]() mutable { socket.close(); };
-    Poco::ThreadPool pool("fake-http", 4, kMaxThreads);
+    const int threads = options.threads_http > 0 ? options.threads_http : kMaxThreads;
+    Poco::ThreadPool pool("fake-http", 4, threads);
     Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(kMaxThreads);
+    params->setMaxThreads(threads);
     params->setMaxQueued(kMaxQueued);
     params->setKeepAlive(true);
     Poco::Net::HTTPServer server(new fake::HandlerFactory(state), pool, socket, params);
@@ -189,7 +190,7 @@ int main(int argc, char** argv) {
     server.start();
     std::fprintf(stderr,
                  "main: HTTP server is listening, hostname: %s, port: %d, http threads: %d\n",
-                 options.host.c_str(), port, kMaxThreads);
+                 options.host.c_str(), port, threads);
     std::cout << "fake-llama-server pid " << getpid() << " listening on " << url << std::endl;
 
     std::fprintf(stderr, "main: loading model\n");

@@ -90,6 +90,7 @@ const std::vector<Flag>& Flags() {
         {{"--api-key-file"}, true, ReadApiKeyFile},
         {{"--sse-ping-interval"}, true, SetInt(&Options::sse_ping_interval)},
         {{"--no-ui", "--no-webui"}, false, SetTrue(&Options::no_webui)},
+        {{"--threads-http"}, true, SetInt(&Options::threads_http)},
         {{"--version"}, false, PrintVersion},
         {{"--fake-load-ms"}, true, SetInt(&Options::load_ms)},
         {{"--fake-stream-events"}, true, SetInt(&Options::stream_events)},

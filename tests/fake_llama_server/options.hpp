@@ -25,6 +25,7 @@ struct Options {
     std::string api_key;  // empty: no authentication
     int sse_ping_interval = 30;
     bool no_webui = false;
+    int threads_http = -1;  // -1: the fake's default (128 connections served at once)
 
     // Fake-only flags.
     int load_ms = 100;
