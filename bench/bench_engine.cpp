@@ -88,13 +88,16 @@ void bench_restart(int rounds) {
 void bench_stream(int rounds) {
     auto engine = start_engine("");
     uint16_t child = child_port(*engine);
+    auto auth = child_auth(only_child(*engine));  // the child's own key, for the direct runs
     const std::string body = R"({"stream":true,"max_tokens":64,"ignore_eos":true,"temperature":0,)"
                              R"("messages":[{"role":"user","content":"hello"}]})";
     std::vector<double> first_engine, first_direct, total_engine, total_direct;
     for (int i = 0; i < rounds; ++i) {
         for (bool via_engine : {true, false}) {
             auto start = Clock::now();
-            auto r = stream(via_engine ? engine->port() : child, "/v1/chat/completions", body);
+            auto r = via_engine
+                         ? stream(engine->port(), "/v1/chat/completions", body)
+                         : stream(child, "/v1/chat/completions", body, 30s, 0, nullptr, auth);
             if (r.events.empty()) throw std::runtime_error("empty stream");
             (via_engine ? first_engine : first_direct).push_back(ms(r.arrived.front() - start));
             (via_engine ? total_engine : total_direct).push_back(ms(r.arrived.back() - start));
@@ -114,22 +117,23 @@ void bench_stream(int rounds) {
 void bench_throughput(int seconds) {
     auto engine = start_engine("");
     uint16_t child = child_port(*engine);
-    auto run = [&](uint16_t port) {
+    auto auth = child_auth(only_child(*engine));  // the child's own key, for the direct run
+    auto run = [&](uint16_t port, const std::vector<std::pair<std::string, std::string>>& headers) {
         std::atomic<int> done{0};
         auto stop_at = Clock::now() + std::chrono::seconds(seconds);
         std::vector<std::thread> clients;
         for (int c = 0; c < 8; ++c) {
             clients.emplace_back([&] {
                 while (Clock::now() < stop_at) {
-                    if (http(port, "GET", "/v1/models").status == 200) ++done;
+                    if (http(port, "GET", "/v1/models", "", headers).status == 200) ++done;
                 }
             });
         }
         for (auto& t : clients) t.join();
         return done.load() / static_cast<double>(seconds);
     };
-    double via_engine = run(engine->port());
-    double direct = run(child);
+    double via_engine = run(engine->port(), {});
+    double direct = run(child, auth);
     std::printf(
         "| GET /v1/models (forwarded), 8 clients, new connection each, %d s | req/s |\n|---|---|\n",
         seconds);

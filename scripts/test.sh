@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything and runs the whole test suite (fake and real tiers). CI runs this.
-#   scripts/test.sh            build into build/, obtain llama-server + tiny model, run ctest
-# Environment: LLAMA_SERVER (use this llama-server), GE_CACHE (cache dir), BUILD_DIR.
+#   scripts/test.sh            build into build/, obtain llama-server + tiny model, run ctest,
+#                              then the fuzzers (15 s each) and the fake tier under ASan+UBSan
+# Environment: LLAMA_SERVER (use this llama-server), GE_CACHE (cache dir), BUILD_DIR,
+#              GE_QUICK=1 (ctest only: no fuzzing, no sanitizer build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${BUILD_DIR:-build}"
@@ -18,6 +20,10 @@ echo "test: llama-server $LLAMA_SERVER, model $GE_TINY_MODEL ($(( $(date +%s) - 
 
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$BUILD_DIR" -j"$(nproc)"
-cd "$BUILD_DIR"
+if [[ "${GE_QUICK:-0}" != 1 ]]; then
+  bash scripts/fuzz.sh 15
+  # The unit and fake tiers again under AddressSanitizer + UndefinedBehaviorSanitizer.
+  bash scripts/sanitize.sh asan-ubsan -LE real --timeout 300
+fi
 # Two at a time; the real tier holds a resource lock so that only one llama-server runs.
-ctest --output-on-failure -j2 --timeout 300 "$@"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 300 "$@"

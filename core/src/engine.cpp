@@ -19,28 +19,12 @@ namespace gradatum {
 
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
-bool is_loopback(const std::string& host) {
-    if (host == "localhost") return true;
-    try {
-        return Poco::Net::IPAddress(host).isLoopback();
-    } catch (const Poco::Exception&) {
-        return false;
-    }
-}
-
-}  // namespace
-
 struct Engine::Http {
     Http(proxy::Router router, std::vector<ModelSupervisor*> models, const ServerSettings& s)
-        : door{std::move(router),
-               std::move(models),
-               s.upstream_idle_timeout,
-               static_cast<std::streamsize>(s.max_body_mb) * 1024 * 1024,
-               s.client_idle_timeout,
-               is_loopback(s.listen.host),
-               {}} {
+        : door{std::move(router),       std::move(models),
+               s.upstream_idle_timeout, static_cast<std::streamsize>(s.max_body_mb) * 1024 * 1024,
+               s.client_idle_timeout,   proxy::ClientKeys(s.api_keys),
+               s.health_requires_key,   {}} {
         door.upstream = std::make_unique<proxy::UpstreamPool>(
             proxy::UpstreamSettings{s.upstream_connect_timeout, s.upstream_header_timeout,
                                     static_cast<size_t>(s.upstream_keepalive)});
@@ -87,7 +71,11 @@ void Engine::start() {
     http_ = std::make_unique<Http>(proxy::Router(models, default_model), models, server);
 
     // Every listener is bound before anything is spawned: a bad address costs nothing.
-    for (const auto& listen : std::vector<ListenAddress>{server.listen}) {
+    for (const auto& listen : server.listen) {
+        if (Poco::Net::IPAddress(listen.host).isWildcard()) {
+            spdlog::warn("listening on every interface ({}:{}): server.allow_wildcard is set",
+                         listen.host, listen.port);
+        }
         Poco::Net::ServerSocket socket;
         try {
             // SO_REUSEADDR for quick restarts, but not SO_REUSEPORT: a second engine must not

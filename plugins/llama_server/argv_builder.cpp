@@ -20,10 +20,14 @@ std::vector<std::string> build_argv(const Settings& s, const std::string& host, 
     return argv;
 }
 
-std::vector<std::string> build_env(const Settings& s) {
+std::vector<std::string> build_env(const Settings&, const std::string& api_key) {
     std::vector<std::string> env;
-    if (s.api_key) env.push_back("LLAMA_API_KEY=" + *s.api_key);
+    if (!api_key.empty()) env.push_back("LLAMA_API_KEY=" + api_key);
     return env;
+}
+
+std::vector<std::string> build_env(const Settings& s) {
+    return build_env(s, s.api_key.value_or(""));
 }
 
 }  // namespace llama_server

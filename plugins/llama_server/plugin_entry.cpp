@@ -11,6 +11,7 @@
 #include "argv_builder.hpp"
 #include "gradatum/plugin_abi.h"
 #include "restart_policy.hpp"
+#include "secret.hpp"
 #include "settings.hpp"
 
 namespace {
@@ -47,6 +48,9 @@ struct ge_instance {
     llama_server::RestartPolicy policy;
     Returned argv, env, target;
     std::string program, authorization;
+    // The key of the latest spawn: the configured api_key, or a fresh random one per spawn.
+    // Empty until the first spawn_spec. Never logged, never on the command line.
+    std::string spawn_key;
 
     ge_instance(std::string name, llama_server::Settings s)
         : model_name(std::move(name)), settings(std::move(s)), policy(settings.restart) {}
@@ -88,8 +92,11 @@ void destroy(ge_instance* instance) {
 int32_t spawn_spec(ge_instance* instance, const ge_spawn_context_t* context, ge_spawn_spec_t* out,
                    ge_error* error) try {
     const auto& s = instance->settings;
+    // A fresh secret for every child: a restarted child never accepts the key of the one before.
+    std::string key = s.api_key ? *s.api_key : llama_server::random_key();
     hold(instance->argv, llama_server::build_argv(s, context->host, context->port));
-    hold(instance->env, llama_server::build_env(s));
+    hold(instance->env, llama_server::build_env(s, key));
+    instance->spawn_key = std::move(key);
     instance->program = s.binary;
     out->program = instance->program.c_str();
     out->argv = instance->argv.pointers.data();
@@ -120,12 +127,16 @@ int32_t probe_verdict(ge_instance*, const ge_probe_result_t* result) {
 
 int32_t target(ge_instance* instance, const ge_spawn_context_t* context, ge_target_t* out,
                ge_error* error) try {
+    // The core asks for the target right after the spawn spec of the same child (ABI: one
+    // thread per instance), so the key of that spawn is the one to send.
+    if (instance->spawn_key.empty()) {
+        set_error(error, "", "target asked for before any spawn_spec: no key to send yet");
+        return GE_ERR_INVALID;
+    }
     instance->target.host = context->host;
     instance->target.headers.clear();
-    if (instance->settings.api_key) {
-        instance->authorization = "Bearer " + *instance->settings.api_key;
-        instance->target.headers.push_back({"Authorization", instance->authorization.c_str()});
-    }
+    instance->authorization = "Bearer " + instance->spawn_key;
+    instance->target.headers.push_back({"Authorization", instance->authorization.c_str()});
     out->host = instance->target.host.c_str();
     out->port = context->port;
     out->headers = instance->target.headers.data();

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <climits>
@@ -61,6 +62,35 @@ void require_file(const std::string& key, const std::string& path) {
     if (!S_ISREG(st.st_mode)) throw SettingsError(key, "not a regular file: " + path);
 }
 
+// The messages never repeat the value: it is a secret.
+std::string api_key(const std::string& key, const std::string& value) {
+    std::string k(trim(value));
+    if (k.empty()) {
+        throw SettingsError(key, "empty (leave it unset and every start gets a fresh random key)");
+    }
+    for (unsigned char c : k) {
+        // llama-server splits LLAMA_API_KEY on commas; the engine sends the key in a header.
+        if (c == ',' || c < 0x21 || c == 0x7f) {
+            throw SettingsError(key, "may not contain commas, spaces or control characters");
+        }
+    }
+    return k;
+}
+
+std::vector<std::string> extra_args(const std::string& key, const std::string& value) {
+    auto words = split_args(value);
+    for (std::string word : words) {
+        if (word.rfind("--", 0) == 0) std::replace(word.begin(), word.end(), '_', '-');
+        if (word == "--api-key" || word.rfind("--api-key=", 0) == 0) {
+            throw SettingsError(key,
+                                "--api-key would put a secret on the command line, where every "
+                                "local user can read it; set llama_server.api_key instead (or "
+                                "leave it unset for a random key per start)");
+        }
+    }
+    return words;
+}
+
 void read_restart(const std::string& key, const std::string& value, RestartSettings& r) {
     const std::string name = key.substr(8);  // after "restart."
     if (name == "initial_delay")
@@ -107,9 +137,9 @@ void read_llama(const std::string& key, const std::string& value, Settings& s) {
     else if (name == "alias")
         s.alias = std::string(trim(value));
     else if (name == "api_key")
-        s.api_key = std::string(trim(value));
+        s.api_key = api_key(key, value);
     else if (name == "args")
-        s.extra_args = split_args(value);
+        s.extra_args = extra_args(key, value);
     else {
         throw SettingsError(key,
                             "unknown key (known: binary, model, ctx_size, threads, "

@@ -26,17 +26,6 @@ const std::string kQuickRestarts =
     "models.m.restart.initial_delay = 0.05\n"
     "models.m.restart.max_delay = 0.2\n";
 
-json admin_model(uint16_t port, const std::string& name) {
-    auto answer = http(port, "GET", "/admin/models");
-    REQUIRE(answer.status == 200);
-    json list = json::parse(answer.body);
-    for (const auto& model : list["data"]) {
-        if (model["id"] == name) return model;
-    }
-    FAIL("no model " << name << " in /admin/models: " << answer.body);
-    return {};
-}
-
 // Sends raw bytes, closes the sending side, and returns all the engine answered.
 std::string raw_exchange(uint16_t port, const std::string& bytes) {
     Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", port));
@@ -232,6 +221,7 @@ TEST_CASE("the admin API is refused on a listener that is not loopback", "[fake]
     std::string model = files.write("model.gguf", "fake");
     uint16_t port = gradatum::pick_child_port("127.0.0.1");
     Engine engine("server.listen = 0.0.0.0:" + std::to_string(port) + "\n" +
+                  "server.allow_wildcard = true\n" +
                   fake_model_config("m", model, "--fake-load-ms 0"));
     auto deadline = Clock::now() + 10s;
     int status = 0;

@@ -44,7 +44,11 @@ TEST_CASE("a crash loop ends in failed with its reason and /health says so",
                                                   "models.m.restart.max_retries = 3\n"
                                                   "models.m.restart.window = 60\n");
     REQUIRE(fake.engine->wait_log("-> failed", 10s));
-    CHECK(fake.engine->log_count("-> starting") == 4);  // the first start and 3 restarts
+    auto model = admin_model(fake.port());
+    CHECK(model["state"] == "failed");
+    CHECK(model["starts"] == 4);  // the first start and 3 restarts
+    CHECK(model["restarts"] == 3);
+    CHECK(model["last_exit"] == "exited with code 3");
     CHECK(fake.engine->log_contains("gave up after 3 restarts within 60 s"));
     auto health = http(fake.port(), "GET", "/health");
     CHECK(health.status == 503);
@@ -61,7 +65,10 @@ TEST_CASE("a crash loop ends in failed with its reason and /health says so",
 TEST_CASE("a model that cannot load is retried twice, then failed", "[fake][supervision]") {
     FakeEngine fake("--fake-exit-at-start 1", kQuickRestarts);
     REQUIRE(fake.engine->wait_log("-> failed", 10s));
-    CHECK(fake.engine->log_count("-> starting") == 3);
+    auto model = admin_model(fake.port());
+    CHECK(model["starts"] == 3);
+    CHECK(model["restarts"] == 2);
+    CHECK(model["ready_count"] == 0);
     CHECK(fake.engine->log_contains("could not load 3 times"));
     CHECK(fake.engine->log_contains("failed to load model"));
 }
@@ -121,7 +128,9 @@ TEST_CASE("requests that arrive during a restart wait for it", "[fake][supervisi
 TEST_CASE("slow load within ready_timeout becomes ready", "[fake][readiness]") {
     FakeEngine fake("--fake-load-ms 2000", "models.m.ready_timeout = 10\n");
     CHECK(fake.engine->wait_health(200, 15s));
-    CHECK(fake.engine->log_count("-> starting") == 1);
+    auto model = admin_model(fake.port());
+    CHECK(model["starts"] == 1);
+    CHECK(model["ready_count"] == 1);
 }
 
 TEST_CASE("a load that exceeds ready_timeout is stopped and retried", "[fake][readiness]") {
@@ -152,11 +161,12 @@ TEST_CASE("a non-streaming request whose child dies gets a 502 OpenAI error",
     REQUIRE(fake.engine->wait_health(200, 10s));
     pid_t child = fake.child();
     uint16_t direct = child_port(*fake.engine);
-    REQUIRE(requests_processing(direct) == 0);
+    const std::string key = child_api_key(child);  // the child's own secret, from its environ
+    REQUIRE(requests_processing(direct, key) == 0);
     HttpResult answer;
     Background client([&] { answer = http(fake.port(), "POST", "/v1/chat/completions", kChat); });
     // Kill the child once the request is in its hands (the fake counts the requests it is on).
-    REQUIRE(wait_until([&] { return requests_processing(direct) == 1; }, 5s));
+    REQUIRE(wait_until([&] { return requests_processing(direct, key) == 1; }, 5s));
     kill_child(child, SIGKILL);
     client.join();
     CHECK(answer.status == 502);
@@ -326,8 +336,7 @@ TEST_CASE("20 child kills in a row under light load give only clean answers",
         REQUIRE(wait_until([&] { return served > before; }, 10s));
         kill_child(child, SIGKILL);
         // The engine has seen this death: the next round finds the new child, not this one.
-        REQUIRE(fake.engine->wait_log_count("killed by signal 9 (SIGKILL) after",
-                                            static_cast<size_t>(kills + 1), 10s));
+        REQUIRE(wait_until([&] { return admin_model(fake.port())["restarts"] == kills + 1; }, 10s));
     }
     REQUIRE(fake.engine->wait_health(200, 10s));
     done = true;
@@ -335,6 +344,9 @@ TEST_CASE("20 child kills in a row under light load give only clean answers",
     INFO(answers << " answers, " << unclean << " unclean");
     CHECK(answers > 20);
     CHECK(unclean == 0);
-    CHECK(fake.engine->log_count("killed by signal 9 (SIGKILL) after") == 20);
+    auto model = admin_model(fake.port());
+    CHECK(model["restarts"] == 20);
+    CHECK(model["starts"] == 21);
+    CHECK(model["last_exit"] == "killed by signal 9 (SIGKILL)");
     CHECK(fake.engine->stop(SIGTERM) == 0);
 }

@@ -27,6 +27,8 @@ json shape(const json& value) {
 struct RealEngine {
     std::unique_ptr<Engine> engine;
     uint16_t child = 0;
+    // For requests straight to the child: its per-spawn secret, read from its environment.
+    std::vector<std::pair<std::string, std::string>> auth;
 
     explicit RealEngine(const std::string& extra = "") {
         engine = std::make_unique<Engine>(
@@ -34,6 +36,10 @@ struct RealEngine {
         REQUIRE(engine->wait_health(200, 60s));
         child = child_port(*engine);
         REQUIRE(child != 0);
+        pid_t pid = only_child(*engine);
+        REQUIRE(pid > 0);
+        auth = child_auth(pid);
+        REQUIRE(auth.size() == 1);
     }
     uint16_t port() const { return engine->port(); }
 };
@@ -45,6 +51,7 @@ void expect_same_answer(const RealEngine& real, const std::string& method,
     std::vector<std::pair<std::string, std::string>> headers;
     if (!body.empty()) headers.push_back({"Content-Type", "application/json"});
     auto via_engine = http(real.port(), method, target, body, headers);
+    headers.insert(headers.end(), real.auth.begin(), real.auth.end());
     auto direct = http(real.child, method, target, body, headers);
     INFO(method << " " << target << "\nengine: " << via_engine.body << "\nchild: " << direct.body);
     CHECK(via_engine.status == direct.status);
@@ -88,7 +95,8 @@ TEST_CASE("real: chat completion, not streamed", "[real]") {
 TEST_CASE("real: chat completion, streamed event by event", "[real][stream]") {
     RealEngine real;
     auto via_engine = stream(real.port(), "/v1/chat/completions", kGreedyStream);
-    auto direct = stream(real.child, "/v1/chat/completions", kGreedyStream);
+    auto direct =
+        stream(real.child, "/v1/chat/completions", kGreedyStream, 30s, 0, nullptr, real.auth);
     REQUIRE(via_engine.status == 200);
     CHECK(via_engine.header("content-type") == direct.header("content-type"));
     CHECK(via_engine.complete);
@@ -129,10 +137,48 @@ TEST_CASE("real: /tokenize, /props, /slots", "[real]") {
 TEST_CASE("real: /metrics with --metrics passed through args", "[real]") {
     RealEngine real("models.tiny.llama_server.args = --metrics\n");
     auto via_engine = http(real.port(), "GET", "/metrics");
-    auto direct = http(real.child, "GET", "/metrics");
+    auto direct = http(real.child, "GET", "/metrics", "", real.auth);
     CHECK(via_engine.status == 200);
+    CHECK(direct.status == 200);
     CHECK(via_engine.header("content-type") == direct.header("content-type"));
     CHECK(via_engine.body.find("llamacpp:prompt_tokens_total") != std::string::npos);
+}
+
+TEST_CASE("real: the child refuses requests without its per-spawn key, the engine has it",
+          "[real][secret]") {
+    RealEngine real;
+    pid_t pid = only_child(*real.engine);
+    const std::string key = child_api_key(pid);
+    REQUIRE(key.size() == 64);
+    const std::string chat = generation({{"max_tokens", 4}, {"messages", kHello}});
+    const std::vector<std::pair<std::string, std::string>> json_body = {
+        {"Content-Type", "application/json"}};
+
+    // A local user who finds the port: llama-server's own 401, for reads and generations alike.
+    for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+             {"POST", "/v1/chat/completions"}, {"GET", "/v1/models"}, {"GET", "/props"}}) {
+        INFO(method << " " << target);
+        auto direct = http(real.child, method, target, method == "POST" ? chat : "", json_body);
+        CHECK(direct.status == 401);
+        CHECK(json::parse(direct.body)["error"]["type"] == "authentication_error");
+    }
+    auto wrong = json_body;
+    wrong.push_back({"Authorization", "Bearer " + std::string(64, '0')});
+    CHECK(http(real.child, "POST", "/v1/chat/completions", chat, wrong).status == 401);
+    // /health stays open: it is the readiness probe.
+    CHECK(http(real.child, "GET", "/health").status == 200);
+
+    // Through the engine, with no key from the client: 200; with the dummy key an OpenAI client
+    // sends, too.
+    CHECK(http(real.port(), "POST", "/v1/chat/completions", chat, json_body).status == 200);
+    CHECK(http(real.port(), "GET", "/v1/models").status == 200);
+    CHECK(
+        http(real.port(), "GET", "/v1/models", "", {{"Authorization", "Bearer sk-no-key-required"}})
+            .status == 200);
+
+    // Never on the command line, never in the engine's log (which relays the child's output).
+    for (const auto& arg : proc_strings(pid, "cmdline")) CHECK(arg.find(key) == std::string::npos);
+    CHECK_FALSE(real.engine->log_contains(key));
 }
 
 TEST_CASE("real: kill -9 of the child mid-stream ends the client's stream", "[real][stream]") {
@@ -154,4 +200,49 @@ TEST_CASE("real: kill -9 of the child mid-stream ends the client's stream", "[re
     REQUIRE(last.rfind("data: {\"error\"", 0) == 0);
     CHECK(json::parse(last.substr(6))["error"]["code"] == "upstream_failed");
     CHECK(real.engine->wait_log("killed by signal 9", 5s));
+}
+
+// A slot's end shows in llama-server's own log ("slot release: ... stop processing"), which the
+// engine relays as it comes. Polling /slots instead would change what it measures: each /slots
+// answer wakes a non-streaming request's result wait and restarts its 1 s timer, so a busy poller
+// keeps llama-server from ever looking at the closed connection.
+constexpr const char* kSlotReleased = "stop processing";
+
+TEST_CASE("real: a streaming client that leaves frees its slot within 1 s", "[real][disconnect]") {
+    RealEngine real("models.tiny.llama_server.args = --threads 1\n");
+    const std::string body =
+        generation({{"stream", true}, {"max_tokens", 100000}, {"messages", kHello}});
+    // Three events, then the client closes its connection mid-generation.
+    auto result = stream(real.port(), "/v1/chat/completions", body, 20s, 3);
+    auto left = Clock::now();
+    REQUIRE(result.events.size() == 3);
+    REQUIRE(real.engine->wait_log(kSlotReleased, 10s));
+    auto freed = Clock::now() - left;
+    INFO("slot released " << std::chrono::duration_cast<std::chrono::milliseconds>(freed).count()
+                          << " ms after the client left");
+    CHECK(freed < 1s);
+}
+
+TEST_CASE("real: a non-streaming client that leaves frees its slot within 1.5 s",
+          "[real][disconnect]") {
+    RealEngine real("models.tiny.llama_server.args = --threads 1\n");
+    const std::string body = generation({{"max_tokens", 100000}, {"messages", kHello}});
+    Clock::time_point left;
+    // The client gives up after 1.5 s (its receive timeout) and closes the connection.
+    Background client([&] {
+        http(real.port(), "POST", "/v1/chat/completions", body, {}, 1500ms);
+        left = Clock::now();
+    });
+    REQUIRE(real.engine->wait_log("processing task", 10s));  // it is generating
+    REQUIRE(client.done().wait(10s));
+    CHECK_FALSE(real.engine->log_contains(kSlotReleased));  // still generating when it left
+    REQUIRE(real.engine->wait_log(kSlotReleased, 10s));
+    auto freed = Clock::now() - left;
+    INFO("slot released " << std::chrono::duration_cast<std::chrono::milliseconds>(freed).count()
+                          << " ms after the client left");
+    // The engine sees the client leave within 0.1 s and closes its upstream connection; a
+    // non-streaming llama-server request looks at its connection once a second
+    // (HTTP_POLLING_SECONDS), so the slot is free within about 1.1 s.
+    CHECK(freed < 1500ms);
+    client.join();
 }

@@ -75,6 +75,27 @@ TEST_CASE("a port in use exits 69, names the address and starts no child", "[fak
     CHECK(output.find("child pid") == std::string::npos);
 }
 
+TEST_CASE("a wildcard, broadcast or duplicate listen address exits 78 before anything starts",
+          "[fake][errors]") {
+    TempDir files;
+    std::string model = files.write("m.gguf", "x");
+    const std::string port = std::to_string(free_port());
+    for (const std::string& listen :
+         {"0.0.0.0:" + port, "[::]:" + port, "127.0.0.1:" + port + ", 255.255.255.255:" + port,
+          "224.0.0.1:" + port, "127.0.0.1:" + port + ", 127.0.0.1:" + port}) {
+        CAPTURE(listen);
+        std::string output;
+        int code = run_engine_once(
+            "server.listen = " + listen + "\n" + fake_model_config("m", model, "--fake-load-ms 0"),
+            "properties", output);
+        CHECK(code == kExitConfig);
+        CHECK(output.find("server.listen: ") != std::string::npos);
+        CHECK(output.find(":" + port + " is ") != std::string::npos);  // names the address
+        CHECK(output.find("child pid") == std::string::npos);
+        CHECK(output.find("listening on") == std::string::npos);
+    }
+}
+
 TEST_CASE("a config file that cannot be read exits 66", "[fake][errors]") {
     std::string output;
     int code = run_engine_args({"--config", "/nonexistent/engine.properties"}, output);

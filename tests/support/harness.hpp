@@ -2,6 +2,7 @@
 // HTTP to it, look at processes, and wait on what can be observed. Each header does one job.
 #pragma once
 
+#include "admin_api.hpp"       // admin_model: a model's counters from GET /admin/models
 #include "build_paths.hpp"     // where the build put the engine, the plugins, the fake
 #include "clock.hpp"           // Clock, chrono literals
 #include "engine_process.hpp"  // Engine, run_engine_once/args, child_port, only_child

@@ -2,11 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace ge_test {
 
 // The llamacpp:requests_processing gauge of the server at 127.0.0.1:port, or -1 if it cannot be
-// read.
-long requests_processing(uint16_t port);
+// read. `key`: the child's API key (see child_api_key), if it has one.
+long requests_processing(uint16_t port, const std::string& key = "");
 
 }  // namespace ge_test

@@ -53,6 +53,31 @@ bool process_alive(pid_t pid) {
            content[close_paren + 2] != 'Z' && content[close_paren + 2] != 'X';
 }
 
+std::vector<std::string> proc_strings(pid_t pid, const std::string& file) {
+    std::vector<std::string> out;
+    try {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/" + file, std::ios::binary);
+        std::string entry;
+        while (std::getline(in, entry, '\0')) out.push_back(entry);
+    } catch (const std::exception&) {
+    }
+    return out;
+}
+
+std::string child_api_key(pid_t pid) {
+    const std::string name = "LLAMA_API_KEY=";
+    for (const auto& entry : proc_strings(pid, "environ")) {
+        if (entry.rfind(name, 0) == 0) return entry.substr(name.size());
+    }
+    return "";
+}
+
+std::vector<std::pair<std::string, std::string>> child_auth(pid_t pid) {
+    std::string key = child_api_key(pid);
+    if (key.empty()) return {};
+    return {{"Authorization", "Bearer " + key}};
+}
+
 bool wait_all_gone(const std::vector<pid_t>& pids, std::chrono::milliseconds timeout) {
     auto deadline = Clock::now() + timeout;
     while (true) {

@@ -10,9 +10,11 @@ std::string StreamResult::header(const std::string& name) const {
 
 StreamResult stream(uint16_t port, const std::string& target, const std::string& body,
                     std::chrono::milliseconds timeout, size_t stop_after,
-                    const std::function<void(size_t count)>& on_event) {
-    detail::RawResponse raw(port, "POST", target, body, {{"Content-Type", "application/json"}},
-                            timeout);
+                    const std::function<void(size_t count)>& on_event,
+                    const std::vector<std::pair<std::string, std::string>>& headers) {
+    std::vector<std::pair<std::string, std::string>> all = {{"Content-Type", "application/json"}};
+    all.insert(all.end(), headers.begin(), headers.end());
+    detail::RawResponse raw(port, "POST", target, body, all, timeout);
     StreamResult result;
     std::string reason;
     if (!raw.read_head(result.status, reason, result.headers)) return result;

@@ -1,11 +1,16 @@
 // load_config: the four file formats read alike, and every user error names the file and the key.
+#include <sys/stat.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
 #include "config/config.hpp"
+#include "config/listen_addresses.hpp"
 #include "temp_dir.hpp"
 
 using ge_test::TempDir;
@@ -18,7 +23,7 @@ namespace {
 
 // The same configuration in each format. `${...}` must come through unexpanded.
 const char* const kProperties = R"(# comments sit on their own lines: '#' after a value is value
-server.listen = 0.0.0.0:9090
+server.listen = 127.0.0.1:9090, [::1]:9091
 server.threads = 32
 server.default_model = qwen
 logging.level = debug
@@ -33,7 +38,7 @@ models.tiny-2.llama_server.model = ${HOME}/tiny.gguf
 
 const char* const kIni = R"(; comments sit on their own lines
 [server]
-listen = 0.0.0.0:9090
+listen = 127.0.0.1:9090, [::1]:9091
 threads = 32
 default_model = qwen
 
@@ -56,7 +61,7 @@ const char* const kXml = R"(<?xml version="1.0" encoding="UTF-8"?>
 <config>
   <!-- the root element's name does not matter -->
   <server>
-    <listen>0.0.0.0:9090</listen>
+    <listen>127.0.0.1:9090, [::1]:9091</listen>
     <threads>32</threads>
     <default_model>qwen</default_model>
   </server>
@@ -81,7 +86,7 @@ const char* const kXml = R"(<?xml version="1.0" encoding="UTF-8"?>
 
 // Numbers as JSON numbers: users will write them so.
 const char* const kJson = R"({
-  "server": {"listen": "0.0.0.0:9090", "threads": 32, "default_model": "qwen"},
+  "server": {"listen": "127.0.0.1:9090, [::1]:9091", "threads": 32, "default_model": "qwen"},
   "logging": {"level": "debug"},
   "models": {
     "qwen": {
@@ -100,9 +105,10 @@ const char* const kJson = R"({
 // Every field of the result in one string, so the formats compare with a readable diff.
 std::string describe(const EngineConfig& c) {
     std::ostringstream out;
-    out << "listen=" << c.server.listen.host << ":" << c.server.listen.port
-        << " threads=" << c.server.threads << " max_queued=" << c.server.max_queued
-        << " drain=" << c.server.drain_timeout.count()
+    out << "listen=";
+    for (const auto& l : c.server.listen) out << l.host << "|" << l.port << " ";
+    out << "allow_wildcard=" << c.server.allow_wildcard << " threads=" << c.server.threads
+        << " max_queued=" << c.server.max_queued << " drain=" << c.server.drain_timeout.count()
         << "ms idle=" << c.server.upstream_idle_timeout.count() << "ms"
         << " default=" << c.server.default_model << " log=" << c.log_level << "\n";
     for (const auto& m : c.models) {
@@ -138,8 +144,12 @@ TEST_CASE("properties file is read into typed settings", "[config]") {
     EngineConfig c = load_config(path);
 
     CHECK(c.source_path == path);
-    CHECK(c.server.listen.host == "0.0.0.0");
-    CHECK(c.server.listen.port == 9090);
+    REQUIRE(c.server.listen.size() == 2);
+    CHECK(c.server.listen[0].host == "127.0.0.1");
+    CHECK(c.server.listen[0].port == 9090);
+    CHECK(c.server.listen[1].host == "::1");
+    CHECK(c.server.listen[1].port == 9091);
+    CHECK_FALSE(c.server.allow_wildcard);
     CHECK(c.server.threads == 32);
     CHECK(c.server.max_queued == 256);  // default
     CHECK(c.server.drain_timeout == std::chrono::milliseconds(30000));
@@ -170,7 +180,7 @@ TEST_CASE("properties file is read into typed settings", "[config]") {
 
     // raw holds every key, values unexpanded, for the plugins' config_get.
     CHECK(c.raw.size() == 11);
-    CHECK(c.raw.at("server.listen") == "0.0.0.0:9090");
+    CHECK(c.raw.at("server.listen") == "127.0.0.1:9090, [::1]:9091");
     CHECK(c.raw.at("models.tiny-2.llama_server.model") == "${HOME}/tiny.gguf");
     CHECK(c.raw.at("models.qwen.llama_server.alias") == "${server.threads}");
 }
@@ -186,8 +196,10 @@ TEST_CASE("the four formats give identical results", "[config]") {
 TEST_CASE("defaults apply when only a model is configured", "[config]") {
     TempDir dir;
     EngineConfig c = load_config(dir.write("min.properties", kOneModel));
-    CHECK(c.server.listen.host == "127.0.0.1");
-    CHECK(c.server.listen.port == 8080);
+    REQUIRE(c.server.listen.size() == 1);
+    CHECK(c.server.listen[0].host == "127.0.0.1");
+    CHECK(c.server.listen[0].port == 8080);
+    CHECK_FALSE(c.server.allow_wildcard);
     CHECK(c.server.threads == 256);
     CHECK(c.server.upstream_idle_timeout == std::chrono::milliseconds(3600000));
     CHECK(c.server.default_model.empty());
@@ -214,8 +226,9 @@ TEST_CASE("listen accepts bracketed IPv6 and port 0", "[config]") {
     TempDir dir;
     EngineConfig c = load_config(
         dir.write("v6.properties", std::string("server.listen = [::1]:0\n") + kOneModel));
-    CHECK(c.server.listen.host == "::1");
-    CHECK(c.server.listen.port == 0);
+    REQUIRE(c.server.listen.size() == 1);
+    CHECK(c.server.listen[0].host == "::1");
+    CHECK(c.server.listen[0].port == 0);
 }
 
 TEST_CASE("every core model key is read", "[config]") {
@@ -249,11 +262,13 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
     SECTION("unknown key under server.") {
         CHECK(error(std::string(kOneModel) + "server.listn = 1.2.3.4:5\n") ==
               file +
-                  ": server.listn: unknown key (known: listen, threads, max_queued, "
-                  "max_connections, drain_timeout, upstream_idle_timeout, default_model, "
-                  "max_body_mb, max_header_bytes, max_headers, header_timeout, "
-                  "keep_alive_timeout, client_idle_timeout, client_send_timeout, "
-                  "upstream_connect_timeout, upstream_header_timeout, upstream_keepalive)");
+                  ": server.listn: unknown key (known: listen, allow_wildcard, threads, "
+                  "max_queued, max_connections, drain_timeout, upstream_idle_timeout, "
+                  "default_model, max_body_mb, max_header_bytes, max_headers, header_timeout, "
+                  "keep_alive_timeout, client_idle_timeout, client_send_timeout, api_keys, "
+                  "api_keys_file, health_requires_key, upstream_connect_timeout, "
+                  "upstream_header_timeout, "
+                  "upstream_keepalive)");
     }
     SECTION("unknown top-level section") {
         CHECK(error(std::string(kOneModel) + "daemon.user = nobody\n") ==
@@ -411,8 +426,9 @@ TEST_CASE("the shipped example configs load", "[config]") {
     EngineConfig ini = load_config(dir + "/gradatum-engine.ini");
     for (const EngineConfig* c : {&properties, &ini}) {
         CAPTURE(c->source_path);
-        CHECK(c->server.listen.host == "127.0.0.1");
-        CHECK(c->server.listen.port == 8080);
+        REQUIRE(c->server.listen.size() == 1);
+        CHECK(c->server.listen[0].host == "127.0.0.1");
+        CHECK(c->server.listen[0].port == 8080);
         REQUIRE(c->models.size() == 1);
         CHECK(c->models[0].name == "chat");
         CHECK(c->models[0].backend == "llama_server");
@@ -425,19 +441,30 @@ TEST_CASE("every key commented out in the .properties example is a valid key", "
     // Users uncomment these lines; none may turn into an "unknown key" error.
     std::ifstream in(std::string(GE_EXAMPLE_CONFIG_DIR) + "/gradatum-engine.properties");
     REQUIRE(in);
+    TempDir dir;
+    // The key file the example names does not exist here: a private one stands in for it.
+    const std::string keys = dir.write("api-keys", "# example\nchange-me-3\n");
+    REQUIRE(chmod(keys.c_str(), 0600) == 0);
     std::string text, line;
     int uncommented = 0;
+    bool key_file_line = false;
     while (std::getline(in, line)) {
         if (line.rfind("#server.", 0) == 0 || line.rfind("#models.", 0) == 0) {
             line.erase(0, 1);
             ++uncommented;
         }
+        if (line.rfind("server.api_keys_file = ", 0) == 0) {
+            line = "server.api_keys_file = " + keys;
+            key_file_line = true;
+        }
         text += line + "\n";
     }
     CHECK(uncommented >= 5);
-    TempDir dir;
+    CHECK(key_file_line);
     EngineConfig c = load_config(dir.write("all.properties", text));
     CHECK(c.server.default_model == "chat");
+    CHECK(c.server.api_keys ==
+          std::vector<std::string>{"change-me-1", "change-me-2", "change-me-3"});
     REQUIRE(c.models.size() == 1);
     CHECK(c.models[0].backend_config.at("llama_server.api_key") == "change-me");
 }
@@ -475,4 +502,375 @@ TEST_CASE("config_error_text has one format", "[config]") {
     CHECK(gradatum::config_error_text("f.ini", "server.listen", "bad") ==
           "f.ini: server.listen: bad");
     CHECK(gradatum::config_error_text("f.ini", "", "bad") == "f.ini: bad");
+}
+
+// ---------------------------------------------------------------- server.listen, fail-closed
+
+namespace {
+
+using gradatum::ListenAddress;
+using gradatum::config::AddressKind;
+using gradatum::config::classify_address;
+using gradatum::config::ListenOptions;
+using gradatum::config::ListenSpecError;
+using gradatum::config::parse_listen_list;
+
+// The listeners load_config makes of `listen` (and `extra` lines), as "host|port" strings.
+std::vector<std::string> listeners(const std::string& listen, const std::string& extra = "") {
+    TempDir dir;
+    auto c = load_config(dir.write(
+        "l.properties", std::string(kOneModel) + "server.listen = " + listen + "\n" + extra));
+    std::vector<std::string> out;
+    for (const auto& l : c.server.listen) out.push_back(l.host + "|" + std::to_string(l.port));
+    return out;
+}
+
+// The ConfigError load_config gives for `listen`, without the file name.
+std::string listen_error(const std::string& listen, const std::string& extra = "") {
+    TempDir dir;
+    std::string path = dir.path() + "/l.properties";
+    std::string text = error_of(
+        dir, "l.properties", std::string(kOneModel) + "server.listen = " + listen + "\n" + extra);
+    if (text.rfind(path + ": ", 0) == 0) text.erase(0, path.size() + 2);
+    return text;
+}
+
+std::string refusal(const ListenOptions& options, const std::string& text) {
+    try {
+        parse_listen_list(text, options);
+    } catch (const ListenSpecError& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+using Strings = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("listen takes a comma-separated list of IPv4 and bracketed IPv6 addresses", "[config]") {
+    CHECK(listeners("127.0.0.1:8080, 192.168.1.20:8080 ,[::1]:8080,10.0.0.1:0") ==
+          Strings{"127.0.0.1|8080", "192.168.1.20|8080", "::1|8080", "10.0.0.1|0"});
+    // IPv6 in canonical form; a scope stays.
+    CHECK(listeners("[0:0:0:0:0:0:0:1]:9, [FE80::1%lo]:9") == Strings{"::1|9", "fe80::1%lo|9"});
+    // The same port on several addresses, several ports on one address.
+    CHECK(listeners("127.0.0.1:1, 127.0.0.1:2, [::1]:1") ==
+          Strings{"127.0.0.1|1", "127.0.0.1|2", "::1|1"});
+    // Port 0 (any free port) stays legal: the tests use it.
+    CHECK(listeners("127.0.0.1:0") == Strings{"127.0.0.1|0"});
+}
+
+TEST_CASE("a host name in listen is resolved now, one listener per address", "[config]") {
+    // localhost comes from /etc/hosts: 127.0.0.1, and ::1 where IPv6 is configured.
+    auto names = listeners("localhost:0");
+    REQUIRE_FALSE(names.empty());
+    CHECK(std::find(names.begin(), names.end(), "127.0.0.1|0") != names.end());
+    for (const auto& n : names) {
+        CAPTURE(n);
+        CHECK((n == "127.0.0.1|0" || n == "::1|0"));
+    }
+    // A name that does not resolve: refused, naming the key and the name.
+    std::string unresolved = listen_error("127.0.0.1:8080, no-such-host.invalid:8080");
+    CHECK_THAT(unresolved,
+               Catch::StartsWith("server.listen: 'no-such-host.invalid:8080': cannot resolve host "
+                                 "name 'no-such-host.invalid' ("));
+    // A name that resolves to an address listed already is a duplicate.
+    CHECK(listen_error("127.0.0.1:7, localhost:7") ==
+          "server.listen: 127.0.0.1:7 ('localhost:7' resolves to it) is listed more than once");
+}
+
+TEST_CASE("listen refuses wildcard addresses unless allow_wildcard is set", "[config]") {
+    const std::string advice =
+        " is a wildcard address (every interface of this machine); list the specific addresses "
+        "to listen on, or set server.allow_wildcard = true to accept every interface";
+    CHECK(listen_error("0.0.0.0:8080") == "server.listen: 0.0.0.0:8080" + advice);
+    CHECK(listen_error("[::]:8080") == "server.listen: [::]:8080" + advice);
+    CHECK(listen_error("[::ffff:0.0.0.0]:8080") == "server.listen: [::ffff:0.0.0.0]:8080" + advice);
+    CHECK(listen_error("[0::0]:8080") == "server.listen: [0::0]:8080" + advice);
+    // Among specific ones, the wildcard is named.
+    CHECK(listen_error("127.0.0.1:8080, 0.0.0.0:9090") == "server.listen: 0.0.0.0:9090" + advice);
+    CHECK(listen_error("0.0.0.0:8080", "server.allow_wildcard = false\n") ==
+          "server.listen: 0.0.0.0:8080" + advice);
+
+    CHECK(listeners("0.0.0.0:8080", "server.allow_wildcard = true\n") == Strings{"0.0.0.0|8080"});
+    CHECK(listeners("[::]:8080", "server.allow_wildcard = yes\n") == Strings{"::|8080"});
+    // An IPv4 wildcard leaves IPv6 addresses alone.
+    CHECK(listeners("0.0.0.0:8080, [::1]:8080", "server.allow_wildcard = true\n") ==
+          Strings{"0.0.0.0|8080", "::1|8080"});
+    TempDir dir;
+    CHECK(load_config(dir.write("w.properties", std::string(kOneModel) +
+                                                    "server.listen = 0.0.0.0:1\n"
+                                                    "server.allow_wildcard = on\n"))
+              .server.allow_wildcard);
+}
+
+TEST_CASE("a wildcard and another listener on its port are refused: it could not bind",
+          "[config]") {
+    const std::string allow = "server.allow_wildcard = true\n";
+    CHECK(listen_error("0.0.0.0:8080, 127.0.0.1:8080", allow) ==
+          "server.listen: 127.0.0.1:8080 overlaps the wildcard 0.0.0.0:8080, which takes port "
+          "8080 on every address");
+    // :: is dual-stack: it takes IPv4 addresses too.
+    CHECK(listen_error("[::]:8080, 127.0.0.1:8080", allow) ==
+          "server.listen: 127.0.0.1:8080 overlaps the wildcard [::]:8080, which takes port 8080 "
+          "on every address");
+    CHECK(listen_error("[::]:8080, 0.0.0.0:8080", allow) ==
+          "server.listen: 0.0.0.0:8080 overlaps the wildcard [::]:8080, which takes port 8080 on "
+          "every address");
+    // Other ports, and port 0, do not overlap.
+    CHECK(listeners("0.0.0.0:8080, 127.0.0.1:8081, 0.0.0.0:0, 127.0.0.1:0", allow).size() == 4);
+}
+
+TEST_CASE("listen refuses broadcast and multicast addresses, allow_wildcard or not", "[config]") {
+    for (const std::string extra : {"", "server.allow_wildcard = true\n"}) {
+        CAPTURE(extra);
+        CHECK(listen_error("255.255.255.255:8080", extra) ==
+              "server.listen: 255.255.255.255:8080 is a broadcast address, not one to listen on");
+        CHECK(listen_error("224.0.0.1:8080", extra) ==
+              "server.listen: 224.0.0.1:8080 is a multicast address, not one to listen on");
+        CHECK(listen_error("239.255.255.250:1900", extra) ==
+              "server.listen: 239.255.255.250:1900 is a multicast address, not one to listen on");
+        CHECK(listen_error("[ff02::1]:8080", extra) ==
+              "server.listen: [ff02::1]:8080 is a multicast address, not one to listen on");
+        CHECK(listen_error("[::ffff:224.0.0.1]:8080", extra) ==
+              "server.listen: [::ffff:224.0.0.1]:8080 is a multicast address, not one to listen "
+              "on");
+        CHECK(listen_error("[::ffff:255.255.255.255]:8080", extra) ==
+              "server.listen: [::ffff:255.255.255.255]:8080 is a broadcast address, not one to "
+              "listen on");
+    }
+    // Just below and above the multicast range are specific addresses.
+    CHECK(listeners("223.255.255.255:1, 240.0.0.1:1") ==
+          Strings{"223.255.255.255|1", "240.0.0.1|1"});
+}
+
+TEST_CASE("listen refuses the subnet broadcast addresses of this machine's interfaces",
+          "[config]") {
+    // Injected, so that the rule is tested on any machine.
+    ListenOptions options;
+    options.subnet_broadcasts = {"192.168.1.255"};
+    CHECK(refusal(options, "192.168.1.20:8080, 192.168.1.255:8080") ==
+          "192.168.1.255:8080 is a broadcast address, not one to listen on");
+    CHECK(refusal(options, "[::ffff:192.168.1.255]:8080") ==
+          "[::ffff:192.168.1.255]:8080 is a broadcast address, not one to listen on");
+    CHECK(parse_listen_list("192.168.1.254:8080", options).size() == 1);
+    // And load_config reads them from the interfaces (getifaddrs).
+    auto broadcasts = gradatum::config::interface_broadcasts();
+    if (broadcasts.empty()) WARN("no interface with a broadcast address on this machine");
+    for (const auto& b : broadcasts) {
+        CHECK(listen_error(b + ":8080") ==
+              "server.listen: " + b + ":8080 is a broadcast address, not one to listen on");
+    }
+}
+
+TEST_CASE("listen refuses duplicates, also when written differently", "[config]") {
+    CHECK(listen_error("127.0.0.1:8080, 127.0.0.1:8080") ==
+          "server.listen: 127.0.0.1:8080 is listed more than once");
+    CHECK(listen_error("[::1]:8080, [0:0::1]:8080") ==
+          "server.listen: [0:0::1]:8080 is listed more than once");
+    CHECK(listen_error("127.0.0.1:0, 127.0.0.1:0") ==
+          "server.listen: 127.0.0.1:0 is listed more than once");
+}
+
+TEST_CASE("listen syntax errors name the entry", "[config]") {
+    CHECK(listen_error("127.0.0.1:8080,") ==
+          "server.listen: empty entry in '127.0.0.1:8080,' (a stray comma?)");
+    CHECK(listen_error("127.0.0.1:8080,,[::1]:8080") ==
+          "server.listen: empty entry in '127.0.0.1:8080,,[::1]:8080' (a stray comma?)");
+    CHECK(listen_error("127.0.0.1:8080, localhost") ==
+          "server.listen: expected host:port, got 'localhost'");
+    CHECK(listen_error("::1:8080") ==
+          "server.listen: '::1:8080': an IPv6 address goes in brackets, e.g. [::1]:8080");
+    CHECK(listen_error("[127.0.0.1]:8080") ==
+          "server.listen: '[127.0.0.1]:8080': only an IPv6 address goes in brackets, e.g. "
+          "[::1]:8080");
+    CHECK(listen_error("[not-v6]:8080") ==
+          "server.listen: '[not-v6]:8080': only an IPv6 address goes in brackets, e.g. "
+          "[::1]:8080");
+    // Numeric shorthand that inet_aton would take (127.1, 0) is not guessed at.
+    CHECK(listen_error("127.1:8080") == "server.listen: '127.1:8080': not an IPv4 address");
+    CHECK(listen_error("0:8080") == "server.listen: '0:8080': not an IPv4 address");
+    CHECK(listen_error("127.0.0.256:8080") ==
+          "server.listen: '127.0.0.256:8080': not an IPv4 address");
+    CHECK(listen_error("127.0.0.1:8080", "server.allow_wildcard = maybe\n") ==
+          "server.allow_wildcard: expected true or false, got 'maybe'");
+}
+
+TEST_CASE("classify_address", "[config]") {
+    const std::set<std::string> none;
+    CHECK(classify_address("127.0.0.1", none) == AddressKind::specific);
+    CHECK(classify_address("10.1.2.3", none) == AddressKind::specific);
+    CHECK(classify_address("0.0.0.0", none) == AddressKind::wildcard);
+    CHECK(classify_address("::", none) == AddressKind::wildcard);
+    CHECK(classify_address("::ffff:0.0.0.0", none) == AddressKind::wildcard);
+    CHECK(classify_address("255.255.255.255", none) == AddressKind::broadcast);
+    CHECK(classify_address("10.1.2.255", none) == AddressKind::specific);  // not on this list
+    CHECK(classify_address("10.1.2.255", {"10.1.2.255"}) == AddressKind::broadcast);
+    CHECK(classify_address("224.0.0.0", none) == AddressKind::multicast);
+    CHECK(classify_address("239.255.255.255", none) == AddressKind::multicast);
+    CHECK(classify_address("ff05::2", none) == AddressKind::multicast);
+    CHECK(classify_address("::1", none) == AddressKind::specific);
+    CHECK(classify_address("fe80::1%lo", none) == AddressKind::specific);
+    CHECK(classify_address("::ffff:127.0.0.1", none) == AddressKind::specific);
+    CHECK_THROWS_AS(classify_address("localhost", none), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------- client API keys
+
+namespace {
+
+// A key file with `mode` (chmod), in `dir`.
+std::string key_file(const TempDir& dir, const std::string& content, mode_t mode,
+                     const std::string& name = "keys") {
+    std::string path = dir.write(name, content);
+    REQUIRE(chmod(path.c_str(), mode) == 0);
+    return path;
+}
+
+EngineConfig with_keys(const TempDir& dir, const std::string& lines) {
+    return load_config(dir.write("k.properties", std::string(kOneModel) + lines));
+}
+
+// The ConfigError for `lines`, without the config file's name; it must name no secret in
+// `secrets`.
+std::string keys_error(const TempDir& dir, const std::string& lines,
+                       const std::vector<std::string>& secrets) {
+    std::string path = dir.path() + "/k.properties";
+    std::string text = error_of(dir, "k.properties", std::string(kOneModel) + lines);
+    for (const auto& secret : secrets) {
+        CAPTURE(secret);
+        CHECK(text.find(secret) == std::string::npos);
+    }
+    if (text.rfind(path + ": ", 0) == 0) text.erase(0, path.size() + 2);
+    return text;
+}
+
+}  // namespace
+
+TEST_CASE("no client keys by default, /health open", "[config][keys]") {
+    TempDir dir;
+    auto c = with_keys(dir, "");
+    CHECK(c.server.api_keys.empty());
+    CHECK_FALSE(c.server.health_requires_key);
+}
+
+TEST_CASE("server.api_keys is a comma-separated list", "[config][keys]") {
+    TempDir dir;
+    auto c = with_keys(dir, "server.api_keys = sk-one, sk-two ,sk-three\n");
+    CHECK(c.server.api_keys == Strings{"sk-one", "sk-two", "sk-three"});
+    // The keys never reach the plugins' config_get.
+    CHECK(c.raw.count("server.api_keys") == 0);
+    CHECK(c.raw.count("models.qwen.backend") == 1);
+    // Any visible character is part of a key, '#' and '=' included.
+    CHECK(with_keys(dir, "server.api_keys = a#b=c\n").server.api_keys == Strings{"a#b=c"});
+}
+
+TEST_CASE("server.api_keys_file: one key per line, comments and blank lines skipped",
+          "[config][keys]") {
+    TempDir dir;
+    std::string path = key_file(dir,
+                                "# client keys\n"
+                                "sk-file-1\n"
+                                "\n"
+                                "   sk-file-2   \r\n"
+                                "  # indented comment\n"
+                                "sk-one\n"
+                                "sk-#3",  // no newline at the end
+                                0600);
+    auto c =
+        with_keys(dir, "server.api_keys = sk-one, sk-two\nserver.api_keys_file = " + path + "\n");
+    // The list first, then the file; a key in both counts once.
+    CHECK(c.server.api_keys == Strings{"sk-one", "sk-two", "sk-file-1", "sk-file-2", "sk-#3"});
+    // The path is not a secret.
+    CHECK(c.raw.at("server.api_keys_file") == path);
+    // Owner-only modes are fine, execute bits too.
+    for (mode_t mode : {0400, 0600, 0700}) {
+        CAPTURE(mode);
+        REQUIRE(chmod(path.c_str(), mode) == 0);
+        CHECK(with_keys(dir, "server.api_keys_file = " + path + "\n").server.api_keys.size() == 4);
+    }
+}
+
+TEST_CASE("a key file other users can read or write is refused", "[config][keys]") {
+    TempDir dir;
+    for (mode_t mode : {0640, 0604, 0620, 0602, 0644, 0666}) {
+        CAPTURE(mode);
+        std::string path = key_file(dir, "sk-secret-1\n", mode);
+        char octal[8];
+        std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode));
+        CHECK(keys_error(dir, "server.api_keys_file = " + path + "\n", {"sk-secret-1"}) ==
+              "server.api_keys_file: " + path + " is readable or writable by other users (mode " +
+                  octal + "); allow only its owner: chmod 600 " + path);
+    }
+}
+
+TEST_CASE("a key file that is missing, not a file, or holds no key is refused", "[config][keys]") {
+    TempDir dir;
+    const std::string missing = dir.path() + "/no-such-keys";
+    CHECK(keys_error(dir, "server.api_keys_file = " + missing + "\n", {}) ==
+          "server.api_keys_file: file not found: " + missing);
+    CHECK(keys_error(dir, "server.api_keys_file = " + dir.path() + "\n", {}) ==
+          "server.api_keys_file: not a regular file: " + dir.path());
+    CHECK(keys_error(dir, "server.api_keys_file =\n", {}) ==
+          "server.api_keys_file: empty (the path of a file with one key per line)");
+    std::string comments = key_file(dir, "# nothing yet\n\n   \n", 0600, "comments");
+    CHECK(keys_error(dir, "server.api_keys_file = " + comments + "\n", {}) ==
+          "server.api_keys_file: " + comments + " holds no key (only comments or blank lines)");
+    std::string spaced = key_file(dir, "sk-good\nsk-half other-half\n", 0600, "spaced");
+    CHECK(keys_error(dir, "server.api_keys_file = " + spaced + "\n",
+                     {"sk-good", "sk-half", "other-half"}) ==
+          "server.api_keys_file: " + spaced +
+              " line 2: a key may not contain spaces or control characters");
+    std::string control = key_file(dir, "sk-\x01-ctl\n", 0600, "control");
+    CHECK(keys_error(dir, "server.api_keys_file = " + control + "\n", {"-ctl"}) ==
+          "server.api_keys_file: " + control +
+              " line 1: a key may not contain spaces or control characters");
+}
+
+TEST_CASE("server.api_keys errors name keys by position, never by value", "[config][keys]") {
+    TempDir dir;
+    CHECK(keys_error(dir, "server.api_keys =\n", {}) ==
+          "server.api_keys: empty (remove the line to run without client keys)");
+    CHECK(keys_error(dir, "server.api_keys = sk-aaa,,sk-bbb\n", {"sk-aaa", "sk-bbb"}) ==
+          "server.api_keys: key 2 is empty (a stray comma?)");
+    CHECK(keys_error(dir, "server.api_keys = sk-aaa,\n", {"sk-aaa"}) ==
+          "server.api_keys: key 2 is empty (a stray comma?)");
+    CHECK(keys_error(dir, "server.api_keys = sk-aaa, sk-b bb\n", {"sk-aaa", "sk-b", "bb"}) ==
+          "server.api_keys: key 2 contains a space or a control character");
+}
+
+TEST_CASE("server.health_requires_key", "[config][keys]") {
+    TempDir dir;
+    CHECK(with_keys(dir, "server.api_keys = k1\nserver.health_requires_key = true\n")
+              .server.health_requires_key);
+    CHECK_FALSE(with_keys(dir, "server.api_keys = k1\nserver.health_requires_key = no\n")
+                    .server.health_requires_key);
+    CHECK(keys_error(dir, "server.health_requires_key = true\n", {}) ==
+          "server.health_requires_key: is true, but no key is configured (server.api_keys or "
+          "server.api_keys_file)");
+    CHECK(keys_error(dir, "server.api_keys = k1\nserver.health_requires_key = sometimes\n", {}) ==
+          "server.health_requires_key: expected true or false, got 'sometimes'");
+}
+
+TEST_CASE("client keys read alike in every format", "[config][keys]") {
+    TempDir dir;
+    std::string path = key_file(dir, "sk-f\n", 0600);
+    auto ini =
+        load_config(dir.write("k.ini", "[server]\napi_keys = sk-a, sk-b\napi_keys_file = " + path +
+                                           "\nhealth_requires_key = yes\n"
+                                           "[models.qwen]\nbackend = llama_server\n"));
+    auto json = load_config(
+        dir.write("k.json", R"({"server": {"api_keys": "sk-a, sk-b", "api_keys_file": ")" + path +
+                                R"(", "health_requires_key": true},
+                               "models": {"qwen": {"backend": "llama_server"}}})"));
+    auto xml = load_config(dir.write(
+        "k.xml", "<c><server><api_keys>sk-a, sk-b</api_keys><api_keys_file>" + path +
+                     "</api_keys_file><health_requires_key>on</health_requires_key></server>"
+                     "<models><qwen><backend>llama_server</backend></qwen></models></c>"));
+    for (const EngineConfig* c : {&ini, &json, &xml}) {
+        CAPTURE(c->source_path);
+        CHECK(c->server.api_keys == Strings{"sk-a", "sk-b", "sk-f"});
+        CHECK(c->server.health_requires_key);
+        CHECK(c->raw.count("server.api_keys") == 0);
+    }
 }

@@ -1,13 +1,16 @@
 // The llama_server plugin's policy: settings, command line, environment and restart decisions.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "argv_builder.hpp"
 #include "restart_policy.hpp"
+#include "secret.hpp"
 #include "settings.hpp"
 #include "temp_dir.hpp"
 
@@ -17,6 +20,7 @@ using llama_server::ChildExit;
 using llama_server::Decision;
 using llama_server::describe_exit;
 using llama_server::parse_settings;
+using llama_server::random_key;
 using llama_server::RestartPolicy;
 using llama_server::RestartSettings;
 using llama_server::Settings;
@@ -131,6 +135,41 @@ TEST_CASE("the API key goes into the environment, never into argv", "[llama_serv
     }
     s.api_key.reset();
     CHECK(build_env(s).empty());
+}
+
+TEST_CASE("build_env carries the key of this spawn, and nothing without one",
+          "[llama_server][argv]") {
+    Settings s;
+    s.binary = "llama-server";
+    s.model = "/m.gguf";
+    CHECK(build_env(s, "0123abcd") == Strings{"LLAMA_API_KEY=0123abcd"});
+    CHECK(build_env(s, "").empty());
+    // The spawn's key wins over the configured one (the plugin passes the configured one in).
+    s.api_key = "configured";
+    CHECK(build_env(s, "other") == Strings{"LLAMA_API_KEY=other"});
+}
+
+// ---------------------------------------------------------------- random_key
+
+TEST_CASE("random_key gives 256 bits as 64 lower-case hex digits", "[llama_server][secret]") {
+    std::string key = random_key();
+    CHECK(key.size() == 2 * llama_server::kSpawnKeyBytes);
+    CHECK(key.size() == 64);
+    CHECK(std::all_of(key.begin(), key.end(),
+                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }));
+}
+
+TEST_CASE("random_key never repeats and uses every hex digit", "[llama_server][secret]") {
+    std::set<std::string> keys;
+    std::set<char> digits;
+    for (int i = 0; i < 200; ++i) {
+        std::string key = random_key();
+        digits.insert(key.begin(), key.end());
+        keys.insert(key);
+    }
+    CHECK(keys.size() == 200);
+    // 12,800 digits: a key generator stuck on part of the alphabet (or on zeros) shows here.
+    CHECK(digits.size() == 16);
 }
 
 // ---------------------------------------------------------------- split_args
@@ -320,6 +359,41 @@ TEST_CASE("parse_settings rejects unknown keys", "[llama_server][settings]") {
           "restart.retries | unknown key (known: restart.initial_delay, max_delay, max_retries, "
           "window, stable_after, load_error_retries, jitter)");
     CHECK(settings_error(m.with({{"ctx_size", "4096"}})) == "ctx_size | unknown key");
+}
+
+TEST_CASE("parse_settings refuses an api_key llama-server or a header cannot carry",
+          "[llama_server][settings]") {
+    ModelDir m;
+    CHECK(settings_error(m.with({{"llama_server.api_key", "  "}})) ==
+          "llama_server.api_key | empty (leave it unset and every start gets a fresh random key)");
+    const std::string bad =
+        "llama_server.api_key | may not contain commas, spaces or control "
+        "characters";
+    for (const char* key : {"two,keys", "with space", "tab\there", "bell\a"}) {
+        CAPTURE(key);
+        std::string error = settings_error(m.with({{"llama_server.api_key", key}}));
+        CHECK(error == bad);
+        CHECK(error.find(key) == std::string::npos);  // a secret is never repeated
+    }
+    CHECK(m.parse({{"llama_server.api_key", "A-z_0.9~!"}}).api_key == std::string("A-z_0.9~!"));
+}
+
+TEST_CASE("parse_settings refuses --api-key in args: argv is public", "[llama_server][settings]") {
+    ModelDir m;
+    const std::string refusal =
+        "llama_server.args | --api-key would put a secret on the command line, where every "
+        "local user can read it; set llama_server.api_key instead (or leave it unset for a "
+        "random key per start)";
+    for (const char* args :
+         {"--api-key s3cret", "--metrics --api_key s3cret", "--api-key=s3cret"}) {
+        CAPTURE(args);
+        std::string error = settings_error(m.with({{"llama_server.args", args}}));
+        CHECK(error == refusal);
+        CHECK(error.find("s3cret") == std::string::npos);
+    }
+    // A file of extra keys is not a secret on the command line.
+    CHECK(m.parse({{"llama_server.args", "--api-key-file /etc/keys"}}).extra_args ==
+          Strings{"--api-key-file", "/etc/keys"});
 }
 
 TEST_CASE("parse_settings checks the model and mmproj files", "[llama_server][settings]") {

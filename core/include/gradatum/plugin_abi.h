@@ -207,6 +207,8 @@ typedef struct ge_backend_factory {
     int32_t (*probe_request)(ge_instance* instance, ge_probe_request_t* out, ge_error* error);
     /* Returns a ge_probe_verdict. */
     int32_t (*probe_verdict)(ge_instance* instance, const ge_probe_result_t* result);
+    /* Called right after `spawn_spec` for the same child (same context), before it is started,
+     * so the headers may carry a secret that only this spawn's child accepts. */
     int32_t (*target)(ge_instance* instance, const ge_spawn_context_t* context, ge_target_t* out,
                       ge_error* error);
     /* Called once per child exit; the plugin keeps its own restart budget. */

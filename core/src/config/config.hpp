@@ -28,7 +28,11 @@ struct ListenAddress {
 };
 
 struct ServerSettings {
-    ListenAddress listen;
+    // server.listen: specific addresses only (see config/listen_addresses.hpp), numeric hosts,
+    // in the order written; never empty.
+    std::vector<ListenAddress> listen{ListenAddress{}};
+    // server.allow_wildcard: 0.0.0.0 / :: may be listed (the engine logs a warning).
+    bool allow_wildcard = false;
     int threads = 256;     // request threads: one per request being served or stream
     int max_queued = 256;  // the listen backlog: connections the kernel holds before accept
     size_t max_connections = 10'000;      // open client connections, idle ones included
@@ -43,6 +47,10 @@ struct ServerSettings {
     std::chrono::milliseconds keep_alive_timeout{10'000};   // an idle connection between requests
     std::chrono::milliseconds client_idle_timeout{30'000};  // a stalled request body (408)
     std::chrono::milliseconds client_send_timeout{60'000};  // a client that stops reading
+    // Client API keys: server.api_keys and the keys of server.api_keys_file, in that order,
+    // without duplicates. Empty: no key is required. Secrets: never logged, never in a message.
+    std::vector<std::string> api_keys;
+    bool health_requires_key = false;  // GET /health needs a key too (when keys are configured)
     // Connecting to a child; request sent -> first response byte; idle connections kept per
     // child (0: a new connection for every request).
     std::chrono::milliseconds upstream_connect_timeout{5'000};

@@ -9,12 +9,19 @@
 #include <Poco/Util/PropertyFileConfiguration.h>
 #include <Poco/Util/XMLConfiguration.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <set>
 
 #include "config/config.hpp"
-#include "config/value_parsers.hpp"
+#include "config/listen_addresses.hpp"
 #include "gradatum/config_values.hpp"
 
 namespace gradatum {
@@ -92,6 +99,14 @@ class Validator {
         return *value;
     }
 
+    bool boolean(const std::string& key, bool fallback) const {
+        auto it = raw_.find(key);
+        if (it == raw_.end()) return fallback;
+        auto value = config_values::parse_bool(it->second);
+        if (!value) fail(key, "expected true or false, got '" + it->second + "'");
+        return *value;
+    }
+
     long long integer(const std::string& key, long long fallback, long long min,
                       long long max) const {
         auto it = raw_.find(key);
@@ -117,8 +132,96 @@ bool valid_model_name(const std::string& name) {
     return true;
 }
 
+// A key may hold any visible character but no space or control character: it travels in an
+// HTTP header, and a stray space is a typo, not part of a secret.
+bool valid_key(std::string_view key) {
+    return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u > 0x20 && u != 0x7f;
+    });
+}
+
+// server.api_keys: comma-separated. Messages name keys by position, never by value.
+std::vector<std::string> read_key_list(const Validator& v, const std::string& text) {
+    const std::string key = "server.api_keys";
+    if (config_values::trim(text).empty()) {
+        v.fail(key, "empty (remove the line to run without client keys)");
+    }
+    std::vector<std::string> keys;
+    size_t start = 0, number = 0;
+    while (start <= text.size()) {
+        size_t comma = std::min(text.find(',', start), text.size());
+        std::string_view entry =
+            config_values::trim(std::string_view(text).substr(start, comma - start));
+        start = comma + 1;
+        ++number;
+        if (entry.empty())
+            v.fail(key, "key " + std::to_string(number) + " is empty (a stray comma?)");
+        if (!valid_key(entry)) {
+            v.fail(key,
+                   "key " + std::to_string(number) + " contains a space or a control character");
+        }
+        keys.emplace_back(entry);
+    }
+    return keys;
+}
+
+// server.api_keys_file: one key per line, '#' comment lines and blank lines skipped. The file must
+// be private (no group or other read/write): the keys are secrets.
+std::vector<std::string> read_key_file(const Validator& v, const std::string& path) {
+    const std::string key = "server.api_keys_file";
+    if (path.empty()) v.fail(key, "empty (the path of a file with one key per line)");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        if (errno == ENOENT) v.fail(key, "file not found: " + path);
+        v.fail(key, "cannot open " + path + ": " + std::strerror(errno));
+    }
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (fstat(fd, &st) != 0) v.fail(key, "cannot stat " + path + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) v.fail(key, "not a regular file: " + path);
+    if (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        v.fail(key, path + " is readable or writable by other users (mode " + mode +
+                        "); allow only its owner: chmod 600 " + path);
+    }
+    constexpr size_t kMaxSize = 1 << 20;
+    std::string content;
+    char buffer[4096];
+    while (true) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) v.fail(key, "cannot read " + path + ": " + std::strerror(errno));
+        if (n == 0) break;
+        content.append(buffer, static_cast<size_t>(n));
+        if (content.size() > kMaxSize) v.fail(key, path + " is larger than 1 MiB: not a key file");
+    }
+    std::vector<std::string> keys;
+    size_t start = 0, line = 0;
+    while (start < content.size()) {
+        size_t end = std::min(content.find('\n', start), content.size());
+        std::string_view text =
+            config_values::trim(std::string_view(content).substr(start, end - start));
+        start = end + 1;
+        ++line;
+        if (text.empty() || text.front() == '#') continue;
+        if (!valid_key(text)) {
+            v.fail(key, path + " line " + std::to_string(line) +
+                            ": a key may not contain spaces or control characters");
+        }
+        keys.emplace_back(text);
+    }
+    if (keys.empty()) v.fail(key, path + " holds no key (only comments or blank lines)");
+    return keys;
+}
+
 ServerSettings read_server(const Validator& v) {
     static const std::vector<std::string> known = {"listen",
+                                                   "allow_wildcard",
                                                    "threads",
                                                    "max_queued",
                                                    "max_connections",
@@ -132,6 +235,9 @@ ServerSettings read_server(const Validator& v) {
                                                    "keep_alive_timeout",
                                                    "client_idle_timeout",
                                                    "client_send_timeout",
+                                                   "api_keys",
+                                                   "api_keys_file",
+                                                   "health_requires_key",
                                                    "upstream_connect_timeout",
                                                    "upstream_header_timeout",
                                                    "upstream_keepalive"};
@@ -144,10 +250,16 @@ ServerSettings read_server(const Validator& v) {
             v.fail(key, "unknown key (known: " + list + ")");
         }
     }
+    s.allow_wildcard = v.boolean("server.allow_wildcard", s.allow_wildcard);
     if (auto it = v.raw().find("server.listen"); it != v.raw().end()) {
-        auto listen = config::parse_listen(it->second);
-        if (!listen) v.fail("server.listen", "expected host:port, got '" + it->second + "'");
-        s.listen = *listen;
+        config::ListenOptions options;
+        options.allow_wildcard = s.allow_wildcard;
+        options.subnet_broadcasts = config::interface_broadcasts();
+        try {
+            s.listen = config::parse_listen_list(it->second, options);
+        } catch (const config::ListenSpecError& e) {
+            v.fail("server.listen", e.what());
+        }
     }
     s.threads = static_cast<int>(v.integer("server.threads", s.threads, 4, 10000));
     s.max_queued = static_cast<int>(v.integer("server.max_queued", s.max_queued, 1, 100000));
@@ -173,6 +285,24 @@ ServerSettings read_server(const Validator& v) {
         static_cast<int>(v.integer("server.upstream_keepalive", s.upstream_keepalive, 0, 4096));
     if (auto it = v.raw().find("server.default_model"); it != v.raw().end()) {
         s.default_model = it->second;
+    }
+    std::vector<std::string> keys;
+    if (auto it = v.raw().find("server.api_keys"); it != v.raw().end()) {
+        keys = read_key_list(v, it->second);
+    }
+    if (auto it = v.raw().find("server.api_keys_file"); it != v.raw().end()) {
+        auto from_file = read_key_file(v, it->second);
+        keys.insert(keys.end(), from_file.begin(), from_file.end());
+    }
+    for (auto& k : keys) {
+        if (std::find(s.api_keys.begin(), s.api_keys.end(), k) == s.api_keys.end()) {
+            s.api_keys.push_back(std::move(k));
+        }
+    }
+    s.health_requires_key = v.boolean("server.health_requires_key", s.health_requires_key);
+    if (s.health_requires_key && s.api_keys.empty()) {
+        v.fail("server.health_requires_key",
+               "is true, but no key is configured (server.api_keys or server.api_keys_file)");
     }
     return s;
 }
@@ -243,6 +373,8 @@ EngineConfig load_config(const std::string& path) {
     EngineConfig config;
     config.source_path = path;
     config.raw = raw;
+    // The client keys are the engine's alone: plugins (config_get) never see them.
+    config.raw.erase("server.api_keys");
     config.server = read_server(v);
     for (const auto& name : model_names)
         config.models.push_back(read_model(v, name, config.server));

@@ -35,7 +35,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr milliseconds kClientCheckEvery{500};
+// While the child is silent, how often to look whether the client left: a client that gives up
+// frees its llama-server slot (which itself notices a closed connection within 1 s).
+constexpr milliseconds kClientCheckEvery{100};
 constexpr size_t kReadSize = 16 * 1024;
 constexpr size_t kMaxHead = 64 * 1024;
 // A stream cut inside a chunk is ended by filling the chunk (with newlines, which SSE ignores)

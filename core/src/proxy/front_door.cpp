@@ -55,6 +55,16 @@ void send_refusal(HTTPServerResponse& response, const ModelSupervisor& model,
     }
 }
 
+// A client's key is never forwarded: the child gets its own secret instead (the target's
+// headers), and no second Authorization or x-api-key may ride along.
+void strip_client_keys(HTTPServerRequest& request) {
+    std::vector<std::string> names;
+    for (const auto& [name, value] : request) {
+        if (ClientKeys::is_key_header(name)) names.push_back(name);
+    }
+    for (const auto& name : names) request.erase(name);
+}
+
 class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
   public:
     explicit ProxyRequestHandler(FrontDoor& door) : door_(door) {}
@@ -77,6 +87,17 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
             refuse(request, response, errors::shutting_down, "the engine is shutting down", 5);
             return;
         }
+        const std::string path = request.getURI().substr(0, request.getURI().find('?'));
+        const std::string& method = request.getMethod();
+        const bool health = path == "/health" && (method == "GET" || method == "HEAD");
+        // Before the body is read: an unknown client does not get to upload.
+        if ((!health || door_.health_requires_key) && !door_.keys.accepts(request)) {
+            refuse(
+                request, response, errors::invalid_api_key,
+                "missing or wrong API key: send Authorization: Bearer <key> or x-api-key: <key>");
+            return;
+        }
+        strip_client_keys(request);
         std::string body;
         switch (read_body(static_cast<http::ServerRequest&>(request), door_.max_body_bytes, body)) {
             case BodyRead::complete:
@@ -99,9 +120,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
                 return;
         }
 
-        const std::string path = request.getURI().substr(0, request.getURI().find('?'));
-        const std::string& method = request.getMethod();
-        if (path == "/health" && (method == "GET" || method == "HEAD")) {
+        if (health) {
             answer_health(door_.models, response);
             return;
         }
@@ -110,7 +129,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
             return;
         }
         if (path == "/admin" || path.rfind("/admin/", 0) == 0) {
-            answer_admin(path, method, response);
+            answer_admin(static_cast<http::ServerRequest&>(request), path, method, response);
             return;
         }
         std::string route_error;
@@ -122,9 +141,11 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
         serve(*model, request, body, response);
     }
 
-    void answer_admin(const std::string& path, const std::string& method,
-                      HTTPServerResponse& response) {
-        if (!door_.admin_allowed) {
+    // Served only on a loopback listener (the listener's address, not the client's: a wildcard
+    // listener is not loopback, whoever connects to it).
+    void answer_admin(http::ServerRequest& request, const std::string& path,
+                      const std::string& method, HTTPServerResponse& response) {
+        if (!request.serverAddress().host().isLoopback()) {
             send_error(response, errors::admin_forbidden,
                        "the admin API is served only on a loopback listener");
         } else if (path == "/admin/models" && method == "GET") {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "proxy/client_keys.hpp"
 #include "proxy/router.hpp"
 #include "proxy/upstream_pool.hpp"
 
@@ -24,7 +25,8 @@ struct FrontDoor {
     std::chrono::milliseconds upstream_idle_timeout;
     std::streamsize max_body_bytes;
     std::chrono::milliseconds client_idle_timeout;  // for the 408 message
-    bool admin_allowed;  // the admin API is served on loopback listeners only
+    ClientKeys keys;
+    bool health_requires_key;
     std::atomic<bool> draining{false};
     std::unique_ptr<UpstreamPool> upstream{};  // connections to the children, set by the engine
 };
