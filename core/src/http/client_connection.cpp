@@ -53,7 +53,8 @@ ClientConnection::Fill ClientConnection::fill(size_t limit) {
     Fill result = Fill::nothing;
     char chunk[16384];
     while (pending().size() < limit) {
-        ssize_t n = ::recv(fd_, chunk, std::min(sizeof chunk, limit - pending().size()), 0);
+        ssize_t n =
+            ::recv(fd_, chunk, std::min(sizeof chunk, limit - pending().size()), MSG_DONTWAIT);
         if (n > 0) {
             buffer_.append(chunk, static_cast<size_t>(n));
             result = Fill::some;
