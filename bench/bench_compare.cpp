@@ -40,6 +40,11 @@ using std::chrono::duration;
 
 namespace {
 
+// The children's API key. The engine sends it itself (and takes none from its clients); direct
+// clients send it, and nginx adds it, as a deployment in front of llama-server would.
+const char* const kChildKey = "bench-child-key";
+const std::string kAuthorization = std::string("Bearer ") + kChildKey;
+
 // ------------------------------------------------------------------ numbers
 
 double ms(Clock::duration d) {
@@ -171,6 +176,7 @@ class Nginx {
              << "      proxy_pass http://child;\n"
              << "      proxy_http_version 1.1;\n"
              << "      proxy_set_header Connection \"\";\n"
+             << "      proxy_set_header Authorization \"" << kAuthorization << "\";\n"
              << "      proxy_buffering off;\n"
              << "      proxy_read_timeout 3600s;\n"
              << "    }\n"
@@ -237,8 +243,9 @@ double wrk_time_us(const std::string& text) {
 WrkResult run_wrk(const std::string& wrk, uint16_t port, const std::string& path, int connections,
                   double seconds) {
     int threads = std::min(connections, 2);
-    std::string out = run_command(wrk + " --latency -t" + std::to_string(threads) + " -c" +
-                                  std::to_string(connections) + " -d" + fmt("%.0f", seconds) +
+    std::string out = run_command(wrk + " --latency -H 'Authorization: " + kAuthorization + "' -t" +
+                                  std::to_string(threads) + " -c" + std::to_string(connections) +
+                                  " -d" + fmt("%.0f", seconds) +
                                   "s http://127.0.0.1:" + std::to_string(port) + path + " 2>&1");
     WrkResult r;
     std::istringstream lines(out);
@@ -250,7 +257,12 @@ WrkResult run_wrk(const std::string& wrk, uint16_t port, const std::string& path
         if (first == "Requests/sec:") r.rps = std::atof(second.c_str());
         if (first == "50%") r.p50_us = wrk_time_us(second);
         if (first == "99%") r.p99_us = wrk_time_us(second);
-        if (first == "Non-2xx") throw std::runtime_error("wrk got errors: " + line);
+        if (first == "Non-2xx") {
+            if (std::getenv("BENCH_PAUSE_ON_ERROR"))
+                std::this_thread::sleep_for(std::chrono::seconds(30));
+            throw std::runtime_error("wrk got errors from port " + std::to_string(port) + path +
+                                     ": " + line);
+        }
     }
     if (r.rps == 0) throw std::runtime_error("wrk failed: " + out);
     return r;
@@ -292,9 +304,10 @@ StreamRun run_streams(uint16_t port, const std::string& path, const std::string&
     std::vector<std::unique_ptr<Conn>> conns;
     const std::string request = "POST " + path +
                                 " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                                "Content-Length: " +
-                                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
-                                body;
+                                "Authorization: " +
+                                kAuthorization +
+                                "\r\nContent-Length: " + std::to_string(body.size()) +
+                                "\r\nConnection: close\r\n\r\n" + body;
     for (int i = 0; i < streams; ++i) {
         auto c = std::make_unique<Conn>();
         c->fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -420,7 +433,8 @@ StreamRun run_streams(uint16_t port, const std::string& path, const std::string&
 std::string fake_config(const TempDir& dir, const std::string& fake_args,
                         const std::string& extra = "") {
     std::string model = dir.write("model.gguf", "fake");
-    return "logging.level = info\n" + extra + fake_model_config("m", model, fake_args);
+    return "logging.level = info\n" + extra + fake_model_config("m", model, fake_args) +
+           "models.m.llama_server.api_key = " + kChildKey + "\n";
 }
 
 struct Setup {
@@ -445,7 +459,8 @@ std::string real_config(const Setup& s, const std::string& extra = "") {
            "models.tiny.backend = llama_server\n"
            "models.tiny.llama_server.binary = " +
            s.llama_server + "\nmodels.tiny.llama_server.model = " + s.model +
-           "\nmodels.tiny.llama_server.ctx_size = 2048\n" + extra;
+           "\nmodels.tiny.llama_server.ctx_size = 2048\nmodels.tiny.llama_server.api_key = " +
+           kChildKey + "\n" + extra;
 }
 
 // ------------------------------------------------------------------ 1. small requests
@@ -620,7 +635,8 @@ void bench_body(const Setup& s) {
         for (const auto& v : rotated(here, r)) {
             auto started = Clock::now();
             auto result =
-                http(v.port, "POST", "/fake/sink", body, {{"Content-Type", "application/json"}});
+                http(v.port, "POST", "/fake/sink", body,
+                     {{"Content-Type", "application/json"}, {"Authorization", kAuthorization}});
             auto t = Clock::now() - started;
             if (result.status != 200)
                 throw std::runtime_error("8 MiB body via " + v.name + ": " +
