@@ -387,6 +387,13 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
                 _exit(0);
             }
             SendJson(response, 200, {{"holder_pid", holder}});
+        } else if (path == "/fake/hang-up") {
+            // Reads the request, then closes the connection without a word: a server that died
+            // after it took the request in.
+            ++state_.hang_ups;
+            response.setKeepAlive(false);
+        } else if (path == "/fake/hang-ups") {
+            SendJson(response, 200, {{"count", state_.hang_ups.load()}});
         } else if (path == "/fake/sink") {
             // Takes any body and says how long it was (for timing large uploads).
             SendJson(response, 200, {{"bytes", in.body.size()}});

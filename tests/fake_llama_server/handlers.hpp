@@ -56,6 +56,7 @@ class ServerState {
     std::atomic<long> requests_processing{0};
     std::atomic<long> tokens_predicted{0};
     std::atomic<long> next_id{1};
+    std::atomic<long> hang_ups{0};  // requests to /fake/hang-up
 
   private:
     const Options options_;

@@ -7,6 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -14,9 +17,11 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
+#include "proxy/chunked_decoder.hpp"
 
 using namespace ge_test;
 using nlohmann::json;
@@ -210,29 +215,42 @@ TEST_CASE("pool: a connection the child closed while idle is not used", "[fake][
     }
 }
 
-TEST_CASE("pool: a GET on a connection the child closes unanswered is sent again once",
+TEST_CASE("pool: a request left unread on a connection the child closes is sent again once",
           "[fake][pool]") {
     FakeEngine fake("--fake-load-ms 0");
     REQUIRE(fake.engine->wait_health(200, 10s));
-    // The child answers, keeps the connection for 500 ms without reading it, then closes it: the
-    // next request goes out on it and finds it closed before any byte of an answer.
-    const std::string closing = echo_peer(fake.port(), "/fake/close-after/500");
-    auto r = http(fake.port(), "GET", "/fake/echo");
-    REQUIRE(r.status == 200);
-    CHECK(json::parse(r.body)["peer"] != closing);
+    for (const std::string method : {"GET", "POST"}) {
+        CAPTURE(method);
+        // The child answers, keeps the connection 500 ms without reading it, then closes it with
+        // the next request unread (so the engine gets a reset): that request was never
+        // processed, and goes out again on a new connection, whatever its method.
+        const std::string closing = echo_peer(fake.port(), "/fake/close-after/500");
+        auto r = method == "GET" ? http(fake.port(), "GET", "/fake/echo")
+                                 : http(fake.port(), "POST", "/v1/chat/completions", kChat);
+        REQUIRE(r.status == 200);
+        const std::string peer = method == "GET" ? json::parse(r.body)["peer"].get<std::string>()
+                                                 : last_request_peer(fake.port());
+        CHECK(peer != closing);
+    }
 }
 
-TEST_CASE("pool: a POST on a connection the child closes unanswered is not sent again",
+TEST_CASE("pool: a request the child took in and dropped is sent again only if idempotent",
           "[fake][pool]") {
-    // The child may have started on it: a chat completion is not repeated behind the client's back.
     FakeEngine fake("--fake-load-ms 0");
     REQUIRE(fake.engine->wait_health(200, 10s));
-    echo_peer(fake.port(), "/fake/close-after/2000");
-    auto chat = http(fake.port(), "POST", "/v1/chat/completions", kChat);
-    CHECK(chat.status == 502);
-    CHECK(json::parse(chat.body)["error"]["code"] == "upstream_failed");
-    // The child never processed a chat request: nothing was sent a second time.
-    CHECK(http(fake.port(), "GET", "/fake/last-request").status == 404);
+    auto hang_ups = [&] {
+        return json::parse(http(fake.port(), "GET", "/fake/hang-ups").body)["count"].get<long>();
+    };
+    // The child reads the request, then closes without an answer: it may have acted on it.
+    echo_peer(fake.port());  // a pooled connection for the next request
+    auto post = http(fake.port(), "POST", "/fake/hang-up", "{}");
+    CHECK(post.status == 502);
+    CHECK(json::parse(post.body)["error"]["code"] == "upstream_failed");
+    CHECK(hang_ups() == 1);  // a POST is not repeated behind the client's back
+    echo_peer(fake.port());
+    auto get = http(fake.port(), "GET", "/fake/hang-up");
+    CHECK(get.status == 502);
+    CHECK(hang_ups() == 3);  // a GET on a pooled connection is tried once more, on a new one
 }
 
 TEST_CASE("upstream_header_timeout: no first byte in time gets 504", "[fake][timeouts]") {
@@ -340,4 +358,39 @@ TEST_CASE("event streams carry X-Accel-Buffering: no, once", "[fake][proxy][stre
         REQUIRE(result.complete);
         CHECK(result.headers.count("x-accel-buffering") == 1);
     }
+}
+
+TEST_CASE("a stream to a client that stops reading for a while arrives whole",
+          "[fake][stream][relay]") {
+    // 20,000 events at once: far more than the socket buffers hold, so the engine's writes to
+    // the client block (the relay hands the stream back to its thread, which finishes the write
+    // and hands it over again), many times.
+    FakeEngine fake("--fake-load-ms 0 --fake-stream-events 20000 --fake-stream-interval-ms 0");
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    Poco::Net::StreamSocket socket(Poco::Net::SocketAddress::IPv4);
+    socket.setReceiveBufferSize(4096);  // small: the engine's send buffer fills soon
+    socket.connect(Poco::Net::SocketAddress("127.0.0.1", fake.port()));
+    socket.setReceiveTimeout(Poco::Timespan(30, 0));
+    const std::string request =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+        std::to_string(kStreamChat.size()) + "\r\nConnection: close\r\n\r\n" + kStreamChat;
+    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    std::this_thread::sleep_for(1500ms);  // not reading
+    std::string raw;
+    char buffer[65536];
+    int n;
+    while ((n = socket.receiveBytes(buffer, sizeof buffer)) > 0) {
+        raw.append(buffer, static_cast<size_t>(n));
+        std::this_thread::sleep_for(1ms);  // and then slowly
+    }
+    auto body_at = raw.find("\r\n\r\n");
+    REQUIRE(body_at != std::string::npos);
+    gradatum::proxy::ChunkedDecoder decoder;
+    std::string body;
+    REQUIRE(decoder.feed(raw.data() + body_at + 4, raw.size() - body_at - 4, body));
+    CHECK(decoder.done());
+    size_t tokens = 0;
+    for (size_t at = 0; (at = body.find("\"tok", at)) != std::string::npos; ++at) ++tokens;
+    CHECK(tokens == 20000);
+    CHECK(body.size() - body.rfind("data: [DONE]\n\n") == 14);
 }

@@ -26,6 +26,7 @@
 #include "http/server_response.hpp"
 #include "openai_error.hpp"
 #include "response_head.hpp"
+#include "stream_relay.hpp"
 #include "upstream_session.hpp"
 
 namespace gradatum::proxy {
@@ -97,6 +98,30 @@ class Batch {
         ++owned_count_;
     }
     bool send(int fd) { return count_ == 0 || send_all(fd, iov_, count_); }
+
+    // One write that never blocks. False if the client is gone; what did not fit is appended to
+    // `rest` (the caller finishes it with a blocking write).
+    bool send_now(int fd, std::string& rest) {
+        if (count_ == 0) return true;
+        ssize_t n;
+        do {
+            msghdr msg{};
+            msg.msg_iov = iov_;
+            msg.msg_iovlen = static_cast<size_t>(count_);
+            n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+            n = 0;
+        }
+        auto sent = static_cast<size_t>(n);
+        for (int i = 0; i < count_; ++i) {
+            size_t skip = std::min(sent, iov_[i].iov_len);
+            sent -= skip;
+            rest.append(static_cast<const char*>(iov_[i].iov_base) + skip, iov_[i].iov_len - skip);
+        }
+        return true;
+    }
 
   private:
     static constexpr int kMax = 8;
@@ -309,6 +334,65 @@ struct AbortGuard {
     ~AbortGuard() { ticket.set_abort(nullptr); }
 };
 
+// ---- event streams on the relay thread -------------------------------------------------------
+
+// An event stream while the relay thread moves it: reads what the child sent, passes it on, and
+// says why it stopped when it hands the stream back.
+class RelayedStream : public StreamRelay::Stream {
+  public:
+    enum class Stop { none, complete, client_busy, client_gone, end, error, bad_framing, idle };
+
+    RelayedStream(int upstream_fd, int client_fd, Body& body, milliseconds idle_timeout)
+        : Stream(upstream_fd, client_fd), body_(body), idle_(idle_timeout) {}
+
+    bool on_upstream() override {
+        static thread_local char buffer[64 * 1024];
+        // A bounded number of reads per wake-up: one busy stream must not hold up the others.
+        for (int reads = 0; reads < 16; ++reads) {
+            ssize_t n = ::recv(upstream_fd, buffer, sizeof buffer, MSG_DONTWAIT);
+            if (n > 0) {
+                last_ = Clock::now();
+                Batch out;
+                if (!body_.take(buffer, static_cast<size_t>(n), out))
+                    return stop(Stop::bad_framing);
+                if (!out.send_now(client_fd, rest)) return stop(Stop::client_gone);
+                if (!rest.empty()) return stop(Stop::client_busy);
+                if (body_.complete()) return stop(Stop::complete);
+                continue;
+            }
+            if (n == 0) return stop(Stop::end);
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+            why = std::strerror(errno);
+            return stop(Stop::error);
+        }
+        return true;
+    }
+    void on_client_gone() override { stopped = Stop::client_gone; }
+    Clock::time_point deadline() const override { return last_ + idle_; }
+    bool on_deadline(Clock::time_point now) override {
+        return now - last_ < idle_ || stop(Stop::idle);
+    }
+    void on_relay_stopping() override {
+        why = "the engine is stopping";
+        stopped = Stop::error;
+    }
+
+    Stop stopped = Stop::none;
+    std::string why;
+    std::string rest;  // bytes the client could not take at once
+
+  private:
+    bool stop(Stop why_stopped) {
+        stopped = why_stopped;
+        return false;
+    }
+
+    Body& body_;
+    const milliseconds idle_;
+    Clock::time_point last_ = Clock::now();
+};
+
 // ---- one exchange on one connection ---------------------------------------------------------
 
 enum class Outcome {
@@ -372,6 +456,7 @@ class Exchange {
             }
             if (n == 0) return Got::end;
             if (errno != EAGAIN) {
+                last_errno_ = errno;
                 why_ = std::strerror(errno);
                 return Got::error;
             }
@@ -420,11 +505,16 @@ class Exchange {
                     upstream_.shutdown_now();
                     return fail(errors::upstream_timeout, why_);
                 case Got::end:
-                case Got::error:
-                    // Closed before a single byte of the answer: a pooled connection the child
-                    // had given up on. Safe to send again only if the request is idempotent.
+                case Got::error: {
+                    // No byte of an answer on a pooled connection: the child gave it up (it
+                    // closed it, or died). A reset means the request was still unread in the
+                    // child's buffer when its socket closed (Linux resets a socket closed with
+                    // unread data), so it was never processed: send it again, whatever the
+                    // method. A plain end of stream may follow a request the child had read:
+                    // only an idempotent one goes again.
+                    const bool unread = last_errno_ == ECONNRESET;
                     if (reused_ && first_byte_ && !job_.ticket.aborted() &&
-                        idempotent(request_.getMethod())) {
+                        (unread || idempotent(request_.getMethod()))) {
                         return Outcome::retry;
                     }
                     return fail(errors::upstream_failed,
@@ -432,6 +522,7 @@ class Exchange {
                                            "' failed: the connection closed before the "
                                            "response" +
                                            (why_.empty() ? "" : " (" + why_ + ")")));
+                }
             }
             if (spill.empty()) {
                 data = buffer;
@@ -499,6 +590,7 @@ class Exchange {
         head_sent_ = true;  // from here on, whatever happens, the client had an answer begun
         static_cast<http::ServerResponse&>(response_).mark_sent_by_handler();
         if (!first.send(client_fd_)) return client_left();
+        if (head.event_stream && !body.complete()) return relay_events(head, body, framing);
         char buffer[kReadSize];
         while (!body.complete()) {
             ssize_t n = 0;
@@ -530,6 +622,49 @@ class Exchange {
         // Complete. Streams and odd endings never go back to the pool.
         if (head.close || body.overrun() || head.event_stream) return Outcome::done;
         return Outcome::reuse;
+    }
+
+    // The rest of an event stream, moved by the relay thread; this thread waits, and steps in
+    // only when the stream stops (or its client cannot take a write at once).
+    Outcome relay_events(const ResponseHead& head, Body& body, Framing framing) {
+        RelayedStream stream(upstream_.fd(), client_fd_, body, job_.idle_timeout);
+        while (true) {
+            stream.stopped = RelayedStream::Stop::none;
+            job_.upstream.relay().run(stream);
+            switch (stream.stopped) {
+                case RelayedStream::Stop::complete:
+                    return Outcome::done;  // streams never go back to the pool
+                case RelayedStream::Stop::client_busy: {
+                    iovec part{stream.rest.data(), stream.rest.size()};
+                    bool sent = send_all(client_fd_, &part, 1);  // bounded by the send timeout
+                    stream.rest.clear();
+                    if (!sent) return client_left();
+                    if (body.complete()) return Outcome::done;
+                    continue;
+                }
+                case RelayedStream::Stop::client_gone:
+                    return client_left();
+                case RelayedStream::Stop::end:
+                    if (framing == Framing::until_close && !job_.ticket.aborted()) {
+                        Batch out;
+                        body.end(out);
+                        if (!out.send(client_fd_)) return client_left();
+                        return Outcome::done;
+                    }
+                    return broke(head, body,
+                                 "the backend closed the connection before the response was "
+                                 "complete");
+                case RelayedStream::Stop::bad_framing:
+                    return broke(head, body, "bad chunked framing from the backend");
+                case RelayedStream::Stop::idle:
+                    return broke(head, body,
+                                 "no bytes from the backend for " + seconds(job_.idle_timeout) +
+                                     " (server.upstream_idle_timeout)");
+                case RelayedStream::Stop::error:
+                case RelayedStream::Stop::none:
+                    return broke(head, body, stream.why.empty() ? "relay error" : stream.why);
+            }
+        }
     }
 
     Outcome client_left() {
@@ -579,6 +714,7 @@ class Exchange {
     const int client_fd_;
     const std::string what_;
     bool first_byte_ = true;
+    int last_errno_ = 0;
     bool head_sent_ = false;
     Relay relay_ = Relay::verbatim;
     std::string why_;

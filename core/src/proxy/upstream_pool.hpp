@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "proxy/stream_relay.hpp"
 #include "proxy/upstream_session.hpp"
 
 namespace gradatum::proxy {
@@ -40,6 +41,8 @@ class UpstreamPool {
     UpstreamPool& operator=(const UpstreamPool&) = delete;
 
     const UpstreamSettings& settings() const { return settings_; }
+    // The thread that moves the bytes of open event streams.
+    StreamRelay& relay() { return relay_; }
 
     // An idle connection to `model`'s child of `generation` at host:port that is still open, or
     // nullptr (the caller connects).
@@ -72,6 +75,7 @@ class UpstreamPool {
     std::map<std::string, Slot, std::less<>> slots_;
     Stats stats_;
     std::thread reaper_;
+    StreamRelay relay_;
 };
 
 }  // namespace gradatum::proxy
