@@ -118,10 +118,13 @@ ProcStat proc_stat(pid_t pid) {
     return s;
 }
 
-// CPU seconds of a process and its direct children (nginx's master and workers).
-double tree_cpu(pid_t pid) {
+// CPU seconds of a proxy: nginx's master and its workers; the engine's own process only (its
+// child, the backend, is not the proxy's cost).
+double proxy_cpu(pid_t pid, bool with_children) {
     double cpu = proc_stat(pid).cpu_s;
-    for (pid_t child : children_of(pid)) cpu += proc_stat(child).cpu_s;
+    if (with_children) {
+        for (pid_t child : children_of(pid)) cpu += proc_stat(child).cpu_s;
+    }
     return cpu;
 }
 
@@ -472,14 +475,18 @@ void bench_small(const Setup& s, const std::string& title, const std::vector<Var
         "wrk, keep-alive connections, %.0f s per run, %d rounds; median (min–max) over rounds.\n\n",
         s.seconds, s.rounds);
     std::printf(
-        "| path | conns | variant | req/s | p50 µs | p99 µs | req/s vs direct | vs nginx |\n"
-        "|---|---|---|---|---|---|---|---|\n");
+        "| path | conns | variant | req/s | p50 µs | p99 µs | req/s vs direct | vs nginx | proxy "
+        "CPU µs/req |\n|---|---|---|---|---|---|---|---|---|\n");
     for (const auto& path : paths) {
         for (int conns : {1, 16}) {
             std::map<std::string, std::vector<double>> rps, p50, p99;
+            std::map<std::string, double> cpu, requests;
             for (int r = 0; r < s.rounds; ++r) {
                 for (const auto& v : rotated(variants, r)) {
+                    double before = v.pid ? proxy_cpu(v.pid, v.name == "nginx") : 0;
                     WrkResult w = run_wrk(s.wrk, v.port, path, conns, s.seconds);
+                    if (v.pid) cpu[v.name] += proxy_cpu(v.pid, v.name == "nginx") - before;
+                    requests[v.name] += w.rps * s.seconds;
                     rps[v.name].push_back(w.rps);
                     p50[v.name].push_back(w.p50_us);
                     p99[v.name].push_back(w.p99_us);
@@ -488,10 +495,12 @@ void bench_small(const Setup& s, const std::string& title, const std::vector<Var
             for (const auto& v : variants) {
                 double ratio = median(rps[v.name]) / median(rps["direct"]);
                 double vs_nginx = median(rps[v.name]) / median(rps["nginx"]);
-                std::printf("| %s | %d | %s | %s | %s | %s | %.2f | %.2f |\n", path.c_str(), conns,
-                            v.name.c_str(), spread(rps[v.name]).c_str(),
+                std::string per_request =
+                    v.pid ? fmt("%.1f", cpu[v.name] * 1e6 / requests[v.name]) : "–";
+                std::printf("| %s | %d | %s | %s | %s | %s | %.2f | %.2f | %s |\n", path.c_str(),
+                            conns, v.name.c_str(), spread(rps[v.name]).c_str(),
                             spread(p50[v.name]).c_str(), spread(p99[v.name]).c_str(), ratio,
-                            vs_nginx);
+                            vs_nginx, per_request.c_str());
             }
             std::fflush(stdout);
         }
@@ -540,9 +549,9 @@ void bench_sse(const Setup& s) {
         std::map<std::string, size_t> events;
         for (int r = 0; r < s.rounds; ++r) {
             for (const auto& v : rotated(here, r)) {
-                double before = v.pid ? tree_cpu(v.pid) : 0;
+                double before = v.pid ? proxy_cpu(v.pid, v.name == "nginx") : 0;
                 StreamRun run = run_streams(v.port, "/v1/chat/completions", body, load.streams);
-                if (v.pid) cpu[v.name] += tree_cpu(v.pid) - before;
+                if (v.pid) cpu[v.name] += proxy_cpu(v.pid, v.name == "nginx") - before;
                 if (run.failed)
                     std::fprintf(stderr, "sse %s: %d streams failed\n", v.name.c_str(), run.failed);
                 events[v.name] += run.events;
