@@ -462,7 +462,11 @@ std::string real_config(const Setup& s, const std::string& extra = "") {
            "models.tiny.backend = llama_server\n"
            "models.tiny.llama_server.binary = " +
            s.llama_server + "\nmodels.tiny.llama_server.model = " + s.model +
-           "\nmodels.tiny.llama_server.ctx_size = 2048\nmodels.tiny.llama_server.api_key = " +
+           "\nmodels.tiny.llama_server.ctx_size = 2048\n"
+           // One generation thread: with two, llama-server's threads wait for each other at every
+           // step and any other process on the 2 cores stalls them (tokens/s swung 20x).
+           "models.tiny.llama_server.threads = 1\n"
+           "models.tiny.llama_server.api_key = " +
            kChildKey + "\n" + extra;
 }
 
@@ -582,9 +586,10 @@ void bench_sse(const Setup& s) {
 void bench_real_streams(const Setup& s, const std::vector<Variant>& variants) {
     std::printf("### Real llama-server: streamed /v1/completions (tiny model, CPU)\n\n");
     std::printf(
-        "One stream at a time, %d rounds alternating; tokens/s = (text events − 1) / (last − first "
-        "text event); TTFT = request sent → first text event. Median (min–max).\n\n",
-        s.rounds * 2);
+        "One stream at a time, %d rounds alternating; llama-server with one generation thread; "
+        "tokens/s = (text events − 1) / (last − first text event); TTFT = request sent → first "
+        "text event. Median (min–max).\n\n",
+        s.rounds * 4);
     std::printf(
         "| tokens | variant | tokens/s | vs direct | TTFT ms | TTFT added ms "
         "|\n|---|---|---|---|---|---|\n");
@@ -593,7 +598,7 @@ void bench_real_streams(const Setup& s, const std::vector<Variant>& variants) {
             R"({"prompt":"Hello","stream":true,"temperature":0,"ignore_eos":true,"max_tokens":)" +
             std::to_string(tokens) + "}";
         std::map<std::string, std::vector<double>> tps, ttft;
-        for (int r = 0; r < s.rounds * 2; ++r) {
+        for (int r = 0; r < s.rounds * 4; ++r) {
             for (const auto& v : rotated(variants, r)) {
                 StreamRun run = run_streams(v.port, "/v1/completions", body, 1);
                 if (run.failed || run.text_events.empty()) {
