@@ -518,13 +518,15 @@ void bench_sse(const Setup& s) {
     std::printf("### SSE per-event delay (fake llama-server, events stamped when sent)\n\n");
     std::printf(
         "Delay = the client's receive time − the fake's send stamp (CLOCK_MONOTONIC, same "
-        "machine). %d rounds; the percentile is over all events of all rounds. CPU per event: "
-        "the proxy's utime+stime (/proc/<pid>/stat, nginx: master + workers) over all rounds / "
-        "events forwarded.\n\n",
+        "machine), read by one epoll client. %d rounds; p50/p99 per round, then the median over "
+        "rounds (min–max); added = the variant's percentile − direct's in the same round. TTFB: "
+        "request sent → first byte of the answer, median per round. CPU per event: the proxy's "
+        "utime+stime (/proc/<pid>/stat; nginx: master + workers; the engine: its own process, not "
+        "its child) over all rounds / events forwarded.\n\n",
         s.rounds);
     std::printf(
         "| streams | events/stream × interval | variant | delay p50 µs | delay p99 µs | added p50 "
-        "µs | added p99 µs | TTFB µs (median) | CPU µs/event "
+        "µs | added p99 µs | TTFB µs | CPU µs/event "
         "|\n|---|---|---|---|---|---|---|---|---|\n");
     struct Load {
         int streams, events, interval_ms;
@@ -548,10 +550,14 @@ void bench_sse(const Setup& s) {
         std::vector<Variant> here = {{"direct", child, 0},
                                      {"engine", engine->port(), engine->pid()},
                                      {"nginx", nginx.port(), nginx.pid()}};
-        std::map<std::string, std::vector<double>> delay, ttfb;
+        // Per round: each variant's p50 and p99 over that round's events, and the added delay
+        // against direct in the same round; reported as the median over rounds (min–max), so
+        // that one stalled round does not decide a percentile.
+        std::map<std::string, std::vector<double>> p50, p99, add50, add99, ttfb;
         std::map<std::string, double> cpu;
         std::map<std::string, size_t> events;
         for (int r = 0; r < s.rounds; ++r) {
+            std::map<std::string, StreamRun> runs;
             for (const auto& v : rotated(here, r)) {
                 double before = v.pid ? proxy_cpu(v.pid, v.name == "nginx") : 0;
                 StreamRun run = run_streams(v.port, "/v1/chat/completions", body, load.streams);
@@ -559,22 +565,27 @@ void bench_sse(const Setup& s) {
                 if (run.failed)
                     std::fprintf(stderr, "sse %s: %d streams failed\n", v.name.c_str(), run.failed);
                 events[v.name] += run.events;
-                delay[v.name].insert(delay[v.name].end(), run.delay_us.begin(), run.delay_us.end());
-                ttfb[v.name].insert(ttfb[v.name].end(), run.ttfb_us.begin(), run.ttfb_us.end());
+                ttfb[v.name].push_back(median(run.ttfb_us));
+                runs[v.name] = std::move(run);
+            }
+            for (const auto& v : here) {
+                p50[v.name].push_back(percentile(runs[v.name].delay_us, 50));
+                p99[v.name].push_back(percentile(runs[v.name].delay_us, 99));
+                add50[v.name].push_back(p50[v.name].back() - p50["direct"].back());
+                add99[v.name].push_back(p99[v.name].back() - p99["direct"].back());
             }
         }
-        double d50 = percentile(delay["direct"], 50), d99 = percentile(delay["direct"], 99);
         for (const auto& v : here) {
-            double p50 = percentile(delay[v.name], 50), p99 = percentile(delay[v.name], 99);
             std::string per_event =
                 v.pid && events[v.name]
                     ? fmt("%.1f", cpu[v.name] * 1e6 / static_cast<double>(events[v.name]))
                     : "–";
-            std::printf("| %d | %d × %d ms | %s | %.0f | %.0f | %s | %s | %.0f | %s |\n",
-                        load.streams, load.events, load.interval_ms, v.name.c_str(), p50, p99,
-                        v.name == "direct" ? "–" : fmt("%.0f", p50 - d50).c_str(),
-                        v.name == "direct" ? "–" : fmt("%.0f", p99 - d99).c_str(),
-                        median(ttfb[v.name]), per_event.c_str());
+            const bool direct = v.name == "direct";
+            std::printf("| %d | %d × %d ms | %s | %s | %s | %s | %s | %s | %s |\n", load.streams,
+                        load.events, load.interval_ms, v.name.c_str(), spread(p50[v.name]).c_str(),
+                        spread(p99[v.name]).c_str(), direct ? "–" : spread(add50[v.name]).c_str(),
+                        direct ? "–" : spread(add99[v.name]).c_str(), spread(ttfb[v.name]).c_str(),
+                        per_event.c_str());
         }
         std::fflush(stdout);
     }
