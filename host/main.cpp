@@ -1,6 +1,6 @@
 // gradatum-engine: parse the command line, load the config, run the engine until a signal.
 // Exit codes (documented in README.md): 0 ok, 64 usage, 66 config file unreadable,
-// 69 listen address unavailable, 70 internal error, 78 invalid config.
+// 69 listen address unavailable, 70 internal error, 78 invalid config. --check: 0 fine, 1 problems.
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionException.h>
@@ -17,17 +17,23 @@
 #include <iostream>
 #include <thread>
 
+#include "check/check.hpp"
 #include "config/config.hpp"
 #include "engine.hpp"
 #include "gradatum/plugin_abi.h"
 #include "gradatum/version.hpp"
 #include "logging/logging.hpp"
+#include "ops/sd_notify.hpp"
+#include "supervisor/model_supervisor.hpp"
 
 namespace {
 
 using Poco::Util::Option;
 
-// Signals that stop the engine (SIGHUP too: a closed terminal stops it gracefully).
+// NOTIFY_SOCKET and WATCHDOG_USEC, taken out of the environment before any thread starts.
+gradatum::ops::NotifyTarget notify_target;
+
+// Signals that stop the engine, and SIGHUP, which reloads it.
 // Under nohup, SIGHUP is ignored on purpose: a blocked signal is queued even when ignored, so
 // it must then stay out of the set that sigwait takes.
 bool hangup_ignored() {
@@ -77,6 +83,11 @@ class EngineApp : public Poco::Util::ServerApplication {
                               .required(false)
                               .repeatable(false)
                               .argument("DIR"));
+        options.addOption(Option("check", "",
+                                 "validate the config, plugins, model files, TLS files and listen "
+                                 "addresses, start nothing; exit 0 if fine, 1 with problems")
+                              .required(false)
+                              .repeatable(false));
         options.addOption(Option("help", "h", "show this help").required(false).repeatable(false));
         options.addOption(
             Option("version", "v", "print versions").required(false).repeatable(false));
@@ -86,6 +97,7 @@ class EngineApp : public Poco::Util::ServerApplication {
         ServerApplication::handleOption(name, value);
         if (name == "config") config_path_ = value;
         if (name == "plugin-dir") plugin_dir_ = value;
+        if (name == "check") check_ = true;
         if (name == "help") help_ = true;
         if (name == "version") version_ = true;
         if (help_ || version_) stopOptionsProcessing();
@@ -95,7 +107,7 @@ class EngineApp : public Poco::Util::ServerApplication {
         if (help_) {
             Poco::Util::HelpFormatter help(options());
             help.setCommand(commandName());
-            help.setUsage("--config FILE [--plugin-dir DIR]");
+            help.setUsage("[--check] --config FILE [--plugin-dir DIR]");
             help.setHeader("Supervisor and OpenAI-compatible proxy for llama.cpp's llama-server.");
             help.format(std::cout);
             return EXIT_OK;
@@ -114,13 +126,29 @@ class EngineApp : public Poco::Util::ServerApplication {
             std::cerr << "gradatum-engine: --config FILE is required (see --help)\n";
             return EXIT_USAGE;
         }
-        return serve();
+        return check_ ? check() : serve();
     }
 
   private:
     std::string default_plugin_dir() {
         Poco::Path exe(config().getString("application.dir"));
         return exe.parent().append("lib/gradatum-engine/plugins").toString();
+    }
+
+    // --check: every problem on its own line, "file: key: message"; nothing is started.
+    int check() {
+        spdlog::set_level(spdlog::level::warn);
+        auto report = gradatum::check::run(
+            config_path_, plugin_dir_.empty() ? default_plugin_dir() : plugin_dir_);
+        gradatum::logging::shutdown();  // the log lines (warnings) first, then the report
+        for (const auto& problem : report.problems) std::cout << problem << "\n";
+        if (!report.ok()) {
+            std::cout << config_path_ << ": " << report.problems.size() << " problem"
+                      << (report.problems.size() == 1 ? "" : "s") << "\n";
+            return 1;
+        }
+        std::cout << report.summary << "\n";
+        return EXIT_OK;
     }
 
     int serve() {
@@ -134,12 +162,35 @@ class EngineApp : public Poco::Util::ServerApplication {
             std::cerr << "gradatum-engine: config error: " << e.what() << "\n";
             return EXIT_CONFIG;
         }
-        spdlog::set_level(spdlog::level::from_str(config.log_level));
+        gradatum::logging::Settings log_settings;
+        log_settings.level = config.log_level;
+        log_settings.format = config.log_format == "json" ? gradatum::logging::Format::json
+                                                          : gradatum::logging::Format::text;
+        log_settings.file = config.log_file;
+        log_settings.max_size_bytes = static_cast<size_t>(config.log_max_size_mb) * 1024 * 1024;
+        log_settings.max_files = static_cast<size_t>(config.log_max_files);
+        try {
+            gradatum::logging::configure(log_settings);
+        } catch (const gradatum::logging::FileError& e) {
+            std::cerr << "gradatum-engine: config error: "
+                      << gradatum::config_error_text(config_path_, "logging.file", e.what())
+                      << "\n";
+            return EXIT_CONFIG;
+        }
         std::string plugin_dir = plugin_dir_.empty() ? default_plugin_dir() : plugin_dir_;
+        std::unique_ptr<gradatum::ops::ServiceNotifier> notifier;  // outlives the engine
         std::unique_ptr<gradatum::Engine> engine;
         try {
             engine = std::make_unique<gradatum::Engine>(std::move(config), plugin_dir);
+            notifier = std::make_unique<gradatum::ops::ServiceNotifier>(notify_target,
+                                                                        engine->model_names());
+            engine->set_state_observer([n = notifier.get()](const std::string& model,
+                                                            gradatum::ModelState state,
+                                                            const std::string& reason) {
+                n->model_state(model, state, reason);
+            });
             engine->start();
+            notifier->listening();
         } catch (const gradatum::ConfigError& e) {
             spdlog::error("config error: {}", e.what());
             return EXIT_CONFIG;
@@ -147,14 +198,23 @@ class EngineApp : public Poco::Util::ServerApplication {
             spdlog::error("{}", e.what());
             return EXIT_UNAVAILABLE;
         }
-        int sig = wait_for_stop_signal();
+        int sig;
+        while ((sig = wait_for_stop_signal()) == SIGHUP) {
+            spdlog::info("{}: reloading", strsignal(sig));
+            notifier->reloading();
+            engine->reload();
+            notifier->reloaded();
+        }
+        notifier->stopping();
         spdlog::info("{}: stopping; draining (a second signal skips the drain)", strsignal(sig));
         std::atomic<bool> hurry{false};
         std::atomic<bool> done{false};
         std::thread second_signal([&] {
             // Looks at `done` between short waits: nothing has to wake this thread.
             while (!done) {
-                if (int next = wait_for_stop_signal(std::chrono::milliseconds(100))) {
+                int next = wait_for_stop_signal(std::chrono::milliseconds(100));
+                if (next == SIGHUP) continue;  // a reload means nothing while stopping
+                if (next) {
                     spdlog::warn("{} again: skipping the drain", strsignal(next));
                     hurry = true;
                     return;
@@ -170,6 +230,7 @@ class EngineApp : public Poco::Util::ServerApplication {
 
     std::string config_path_;
     std::string plugin_dir_;
+    bool check_ = false;
     bool help_ = false;
     bool version_ = false;
 };
@@ -192,6 +253,7 @@ int main(int argc, char** argv) {
     // Stop signals are taken with sigwait only: block them before any thread starts, so that
     // every thread inherits the block and none is killed by a default action. Children get a
     // clean mask (see child_process.cpp).
+    notify_target = gradatum::ops::NotifyTarget::from_environment();
     sigset_t handled = stop_signals();
     pthread_sigmask(SIG_BLOCK, &handled, nullptr);
     gradatum::logging::init();

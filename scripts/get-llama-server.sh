@@ -18,6 +18,9 @@ ROOT="$CACHE/llama.cpp-${PINNED_COMMIT:0:12}"
 SRC="$ROOT/src"
 BUILD="$ROOT/build"
 BIN="$BUILD/bin/llama-server"
+# The build with llama.cpp's web UI (built with npm from the bundled source): a build without it
+# (an older cache) is reconfigured and rebuilt incrementally.
+DONE="$BUILD/.complete-with-ui"
 
 say() { echo "get-llama-server: $*" >&2; }
 
@@ -76,7 +79,7 @@ if found=$(command -v llama-server 2>/dev/null); then
   readlink -f "$found"
   exit 0
 fi
-if [[ -x "$BIN" && -f "$BUILD/.complete" ]]; then
+if [[ -x "$BIN" && -f "$DONE" ]]; then
   echo "$BIN"
   exit 0
 fi
@@ -87,12 +90,12 @@ fi
 
 need cmake ninja c++
 fetch_source
-say "building llama-server (CPU only) into $BUILD; about 11 minutes on 2 cores the first time"
+say "building llama-server (CPU only, with its web UI) into $BUILD; about 14 minutes on 2 cores the first time"
 start=$(date +%s)
 cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON \
   -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
-  -DLLAMA_BUILD_UI=OFF -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF >"$ROOT/configure.log" 2>&1 ||
+  -DLLAMA_BUILD_UI=ON -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF >"$ROOT/configure.log" 2>&1 ||
   { say "cmake configure failed, see $ROOT/configure.log"; tail -n 20 "$ROOT/configure.log" >&2; exit 1; }
 # Ninja prints [n/N] per step: keep the progress visible without flooding the log.
 cmake --build "$BUILD" --target llama-server -j"$(nproc)" 2>&1 | tee "$ROOT/build.log" |
@@ -102,6 +105,11 @@ if [[ ! -x "$BIN" ]]; then
   exit 1
 fi
 "$BIN" --version >&2 || true
-touch "$BUILD/.complete"
+# The web UI is provisioned at build time (npm ci && npm run build in tools/ui); without it
+# llama-server answers 404 on /.
+if ! grep -q "UI: npm build succeeded\|UI: npm output up-to-date" "$ROOT/build.log"; then
+  say "warning: the web UI was not built (see $ROOT/build.log); llama-server will serve no UI"
+fi
+touch "$DONE"
 say "built in $(( $(date +%s) - start )) s"
 echo "$BIN"

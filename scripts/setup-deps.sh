@@ -4,7 +4,8 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build git ca-certificates curl
   libpoco-dev nlohmann-json3-dev libspdlog-dev catch2
   python3 python3-numpy
-  clang libclang-rt-14-dev)
+  clang libclang-rt-14-dev openssl
+  dpkg-dev file)  # dpkg-dev, file: the .deb's dependencies (cpack, dpkg-shlibdeps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

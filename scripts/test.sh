@@ -16,7 +16,12 @@ LLAMA_SERVER="$(bash scripts/get-llama-server.sh | tail -n 1)"
 export LLAMA_SERVER
 GE_TINY_MODEL="$(bash scripts/make-tiny-model.sh "$GE_CACHE/tiny-model.gguf" | tail -n 1)"
 export GE_TINY_MODEL
+GE_PROMTOOL="$(bash scripts/get-promtool.sh | tail -n 1)"
+export GE_PROMTOOL
 echo "test: llama-server $LLAMA_SERVER, model $GE_TINY_MODEL ($(( $(date +%s) - start )) s)"
+
+# The official OpenAI SDK, for the tests that use it as a client (pinned by package-lock.json).
+(cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
 
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$BUILD_DIR" -j"$(nproc)"

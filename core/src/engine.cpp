@@ -5,10 +5,13 @@
 #include <Poco/Net/ServerSocket.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "http/front.hpp"
+#include "http/tls.hpp"
 #include "plugin/backend_instance.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "proxy/front_door.hpp"
@@ -19,17 +22,37 @@ namespace gradatum {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+std::vector<std::string> names_of(const std::vector<ModelSupervisor*>& models) {
+    std::vector<std::string> names;
+    for (auto* model : models) names.push_back(model->name());
+    return names;
+}
+
+}  // namespace
+
 struct Engine::Http {
     Http(proxy::Router router, std::vector<ModelSupervisor*> models, const ServerSettings& s)
-        : door{std::move(router),       std::move(models),
-               s.upstream_idle_timeout, static_cast<std::streamsize>(s.max_body_mb) * 1024 * 1024,
-               s.client_idle_timeout,   proxy::ClientKeys(s.api_keys),
-               s.health_requires_key,   {}} {
+        : metrics(names_of(models)),
+          door{std::move(router),
+               std::move(models),
+               s.upstream_idle_timeout,
+               static_cast<std::streamsize>(s.max_body_mb) * 1024 * 1024,
+               s.client_idle_timeout,
+               proxy::ClientKeys(s.api_keys),
+               s.health_requires_key,
+               metrics,
+               s.metrics_children,
+               std::nullopt,
+               [this] { return front ? front->busy_workers() : 0; },
+               {}} {
         door.upstream = std::make_unique<proxy::UpstreamPool>(
             proxy::UpstreamSettings{s.upstream_connect_timeout, s.upstream_header_timeout,
                                     static_cast<size_t>(s.upstream_keepalive)});
     }
 
+    ops::Metrics metrics;  // before `door`, which refers to it
     proxy::FrontDoor door;
     std::vector<Poco::Net::ServerSocket> listeners;
     std::unique_ptr<http::Front> front;
@@ -52,6 +75,43 @@ Engine::Engine(EngineConfig config, const std::string& plugin_dir) : config_(std
         auto backend = std::make_unique<BackendInstance>(*plugin, model, config_.source_path);
         models_.push_back(std::make_unique<ModelSupervisor>(model, std::move(backend)));
     }
+    const auto& listen = config_.server.listen;
+    if (std::any_of(listen.begin(), listen.end(), [](const ListenAddress& a) { return a.tls; })) {
+        try {
+            tls_ = http::TlsContext::load(config_.server.tls);
+        } catch (const http::TlsError& e) {
+            throw ConfigError(config_error_text(config_.source_path, e.key(), e.what()));
+        }
+    }
+}
+
+bool Engine::reload() {
+    if (!tls_) {
+        spdlog::info("reload: nothing to reload (no https:// listener)");
+        return true;
+    }
+    try {
+        auto fresh = http::TlsContext::load(config_.server.tls);
+        tls_ = fresh;
+        if (http_ && http_->front) http_->front->set_tls(fresh);
+        spdlog::info("reload: TLS certificate {} ({}) for new connections", config_.server.tls.cert,
+                     fresh->description());
+        return true;
+    } catch (const http::TlsError& e) {
+        spdlog::error("reload: keeping the current TLS certificate: {}: {}", e.key(), e.what());
+        return false;
+    }
+}
+
+void Engine::set_state_observer(
+    std::function<void(const std::string&, ModelState, const std::string&)> observer) {
+    for (auto& m : models_) m->set_state_observer(observer);
+}
+
+std::vector<std::string> Engine::model_names() const {
+    std::vector<std::string> names;
+    for (const auto& m : models_) names.push_back(m->name());
+    return names;
 }
 
 Engine::~Engine() {
@@ -71,7 +131,7 @@ void Engine::start() {
     http_ = std::make_unique<Http>(proxy::Router(models, default_model), models, server);
 
     // Every listener is bound before anything is spawned: a bad address costs nothing.
-    for (const auto& listen : server.listen) {
+    auto bind = [&](const ListenAddress& listen, const char* key) {
         if (Poco::Net::IPAddress(listen.host).isWildcard()) {
             spdlog::warn("listening on every interface ({}:{}): server.allow_wildcard is set",
                          listen.host, listen.port);
@@ -85,10 +145,18 @@ void Engine::start() {
             socket.listen(std::max(64, server.max_queued));
         } catch (const Poco::Exception& e) {
             throw ListenError("cannot listen on " + listen.host + ":" +
-                              std::to_string(listen.port) + " (" + config_.source_path +
-                              ": server.listen): " + e.displayText());
+                              std::to_string(listen.port) + " (" + config_.source_path + ": " +
+                              key + "): " + e.displayText());
         }
-        http_->listeners.push_back(socket);
+        return socket;
+    };
+    for (const auto& listen : server.listen) {
+        http_->listeners.push_back(bind(listen, "server.listen"));
+    }
+    std::optional<Poco::Net::ServerSocket> metrics_listener;
+    if (server.metrics_listen) {
+        metrics_listener = bind(*server.metrics_listen, "server.metrics_listen");
+        http_->door.metrics_address = metrics_listener->address();
     }
     http::FrontSettings front;
     front.limits.max_bytes = server.max_header_bytes;
@@ -104,10 +172,20 @@ void Engine::start() {
     };
     http_->front =
         std::make_unique<http::Front>(front, new proxy::RequestHandlerFactory(http_->door));
-    for (auto& listener : http_->listeners) {
-        http_->front->add_listener(listener);
-        spdlog::info("listening on http://{} ({} request threads)", listener.address().toString(),
-                     server.threads);
+    for (size_t i = 0; i < http_->listeners.size(); ++i) {
+        const bool tls = server.listen[i].tls;
+        http_->front->add_listener(http_->listeners[i], tls);
+        spdlog::info("listening on {}://{} ({} request threads)", tls ? "https" : "http",
+                     http_->listeners[i].address().toString(), server.threads);
+    }
+    if (metrics_listener) {
+        http_->front->add_listener(*metrics_listener, false);
+        http_->listeners.push_back(*metrics_listener);  // last: port() stays the first listener's
+        spdlog::info("metrics on http://{}/metrics", metrics_listener->address().toString());
+    }
+    if (tls_) {
+        http_->front->set_tls(tls_);
+        spdlog::info("TLS certificate {} ({})", server.tls.cert, tls_->description());
     }
     http_->front->start();
     for (auto& m : models_) m->start();

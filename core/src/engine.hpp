@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -12,7 +13,11 @@
 namespace gradatum {
 
 class PluginRegistry;
+namespace http {
+class TlsContext;
+}
 class ModelSupervisor;
+enum class ModelState;
 
 // The listen address cannot be used (in use, not permitted, bad address).
 class ListenError : public std::runtime_error {
@@ -28,11 +33,21 @@ class Engine {
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
 
+    // Told of every model state change (see ModelSupervisor::set_state_observer). Before start().
+    void set_state_observer(
+        std::function<void(const std::string& model, ModelState state, const std::string& reason)>
+            observer);
+    std::vector<std::string> model_names() const;
+
     // Binds the listener (throws ListenError) and then starts the models.
     void start();
     // Graceful stop: refuse new work, let in-flight requests finish for server.drain_timeout
     // (cut short as soon as `hurry` turns true), then stop the children and close connections.
     void stop(const std::atomic<bool>& hurry);
+
+    // SIGHUP: re-reads what can change without a restart (today: the TLS certificate and key).
+    // A bad new certificate keeps the old one, and says why in the log. False if it failed.
+    bool reload();
 
     uint16_t port() const;
     const EngineConfig& config() const { return config_; }
@@ -43,6 +58,7 @@ class Engine {
     std::unique_ptr<PluginRegistry> plugins_;
     std::vector<std::unique_ptr<ModelSupervisor>> models_;
     std::unique_ptr<Http> http_;
+    std::shared_ptr<http::TlsContext> tls_;
     bool stopped_ = false;
 };
 

@@ -53,7 +53,18 @@ struct ge_instance {
     std::string spawn_key;
 
     ge_instance(std::string name, llama_server::Settings s)
-        : model_name(std::move(name)), settings(std::move(s)), policy(settings.restart) {}
+        : model_name(std::move(name)), settings(std::move(s)), policy(settings.restart) {
+        // Without --alias, llama-server calls the model by its file path in every answer and in
+        // /v1/models; clients asked for the configured name, and should see it back.
+        if (!settings.alias && !names_alias(settings.extra_args)) settings.alias = model_name;
+    }
+
+    static bool names_alias(const std::vector<std::string>& args) {
+        for (const auto& arg : args) {
+            if (arg == "--alias" || arg == "-a" || arg.rfind("--alias=", 0) == 0) return true;
+        }
+        return false;
+    }
 };
 
 namespace {

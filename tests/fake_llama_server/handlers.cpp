@@ -404,9 +404,15 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
             SendBody(response, 200, "text/plain", std::to_string(getpid()));
         } else if (StartsWith(path, "/fake/spew/")) {
             // A chatty child: N lines of output at once (e.g. llama-server's verbose logging).
-            const long lines = std::atol(path.c_str() + std::strlen("/fake/spew/"));
+            // /fake/spew/N/FROM numbers them from FROM (default 0).
+            const char* spec = path.c_str() + std::strlen("/fake/spew/");
+            const long lines = std::atol(spec);
+            const char* from_part = std::strchr(spec, '/');
+            const long from = from_part ? std::atol(from_part + 1) : 0;
             const std::string line(100, 'x');
-            for (long i = 0; i < lines; ++i) std::fprintf(stderr, "spew %ld %s\n", i, line.c_str());
+            for (long i = from; i < from + lines; ++i) {
+                std::fprintf(stderr, "spew %ld %s\n", i, line.c_str());
+            }
             std::fflush(stderr);
             SendJson(response, 200, {{"lines", lines}});
         } else if (StartsWith(path, "/fake/die-slowly/")) {

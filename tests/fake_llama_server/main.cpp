@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -177,7 +178,6 @@ int main(int argc, char** argv) {
     const std::string url = "http://" + HostForUrl(options.host) + ":" + std::to_string(port);
 
     fake::ServerState state(options);
-    state.close_listener = [socket]() mutable { socket.close(); };
     const int threads = options.threads_http > 0 ? options.threads_http : kMaxThreads;
     Poco::ThreadPool pool("fake-http", 4, threads);
     Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
@@ -187,6 +187,12 @@ int main(int argc, char** argv) {
     Poco::Net::HTTPServer server(new fake::HandlerFactory(state), pool, socket, params);
     state.listener_fd = socket.impl()->sockfd();
     state.open_connections = [&server] { return server.currentConnections(); };
+    // Stop the accepting thread before closing its socket: closing it under that thread's poll
+    // would race on the descriptor (and a reused descriptor number would be polled instead).
+    state.close_listener = [&server, socket]() mutable {
+        server.stop();
+        socket.close();
+    };
     server.start();
     std::fprintf(stderr,
                  "main: HTTP server is listening, hostname: %s, port: %d, http threads: %d\n",
@@ -198,7 +204,19 @@ int main(int argc, char** argv) {
     if (!ModelReadable(options.model)) {
         FailModelLoad(options.model);
     }
-    if (const int sig = WaitForSignal(stop_signals, options.load_ms)) {
+    if (options.load_progress_ms > 0) {
+        // Like llama-server's loader: a line now and then while the load goes on.
+        int left = options.load_ms;
+        for (int step = 1; left > 0; ++step) {
+            const int wait = std::min(left, options.load_progress_ms);
+            if (const int sig = WaitForSignal(stop_signals, wait)) {
+                DieFromSignal(sig);
+            }
+            left -= wait;
+            std::fprintf(stderr, "llama_model_loader: fake progress: %d ms loaded\n",
+                         options.load_ms - left);
+        }
+    } else if (const int sig = WaitForSignal(stop_signals, options.load_ms)) {
         DieFromSignal(sig);
     }
     state.markLoaded();

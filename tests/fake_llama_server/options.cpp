@@ -93,6 +93,7 @@ const std::vector<Flag>& Flags() {
         {{"--threads-http"}, true, SetInt(&Options::threads_http)},
         {{"--version"}, false, PrintVersion},
         {{"--fake-load-ms"}, true, SetInt(&Options::load_ms)},
+        {{"--fake-load-progress-ms"}, true, SetInt(&Options::load_progress_ms)},
         {{"--fake-stream-events"}, true, SetInt(&Options::stream_events)},
         {{"--fake-stream-interval-ms"}, true, SetInt(&Options::stream_interval_ms)},
         {{"--fake-crash-after-events"}, true, SetInt(&Options::crash_after_events)},

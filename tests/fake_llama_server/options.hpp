@@ -29,6 +29,8 @@ struct Options {
 
     // Fake-only flags.
     int load_ms = 100;
+    // While loading, a line like llama-server's tensor-loading lines every this many ms (0: none).
+    int load_progress_ms = 0;
     int stream_events = 5;
     int stream_interval_ms = 10;
     int crash_after_events = -1;

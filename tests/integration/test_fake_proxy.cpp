@@ -187,7 +187,9 @@ TEST_CASE("a client that leaves mid-stream releases the upstream request", "[fak
     auto result = stream(fake.port(), "/v1/chat/completions", kStreamChat, 10s, 2);
     REQUIRE(result.events.size() == 2);
     // The fake counts requests it is still processing; the engine must let go within 3 s.
-    CHECK(wait_until([&] { return requests_processing(fake.port()) == 0; }, 3s, 50ms));
+    const uint16_t direct = child_port(*fake.engine);
+    const std::string key = child_api_key(fake.child());
+    CHECK(wait_until([&] { return requests_processing(direct, key) == 0; }, 3s, 50ms));
 }
 
 TEST_CASE("64 concurrent streams are all served", "[fake][stream][load]") {

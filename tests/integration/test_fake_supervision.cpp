@@ -245,15 +245,21 @@ TEST_CASE("a second SIGTERM skips the drain", "[fake][drain]") {
     client.join();
 }
 
-TEST_CASE("SIGHUP stops the engine gracefully too", "[fake][drain]") {
+TEST_CASE("SIGHUP reloads instead of stopping the engine", "[fake][drain]") {
     FakeEngine fake("--fake-load-ms 0");
     REQUIRE(fake.engine->wait_health(200, 10s));
+    pid_t child = fake.child();
+    fake.engine->signal(SIGHUP);
+    REQUIRE(fake.engine->wait_log("Hangup: reloading", 5s));
+    CHECK(fake.engine->wait_log("reload: nothing to reload", 5s));
+    CHECK(http(fake.port(), "POST", "/v1/chat/completions", kChat).status == 200);
+    CHECK(fake.child() == child);  // the model was not touched
     auto children = children_of(fake.engine->pid());
-    CHECK(fake.engine->stop(SIGHUP) == 0);
+    CHECK(fake.engine->stop(SIGTERM) == 0);
     CHECK(wait_all_gone(children, 2s));
 }
 
-TEST_CASE("under nohup, SIGHUP does not stop the engine", "[fake][drain]") {
+TEST_CASE("under nohup, SIGHUP does not reach the engine", "[fake][drain]") {
     TempDir files;
     std::string model = files.write("model.gguf", "x");
     Engine engine(fake_model_config("m", model, "--fake-load-ms 0"), "properties", {}, {"nohup"});

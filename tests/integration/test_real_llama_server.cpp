@@ -134,14 +134,20 @@ TEST_CASE("real: /tokenize, /props, /slots", "[real]") {
     expect_same_answer(real, "GET", "/slots");
 }
 
-TEST_CASE("real: /metrics with --metrics passed through args", "[real]") {
-    RealEngine real("models.tiny.llama_server.args = --metrics\n");
+TEST_CASE("real: the engine's /metrics merges the child's own, labelled with the model",
+          "[real][metrics]") {
+    RealEngine real("models.tiny.llama_server.args = --metrics\nserver.metrics_children = true\n");
     auto via_engine = http(real.port(), "GET", "/metrics");
     auto direct = http(real.child, "GET", "/metrics", "", real.auth);
     CHECK(via_engine.status == 200);
     CHECK(direct.status == 200);
     CHECK(via_engine.header("content-type") == direct.header("content-type"));
-    CHECK(via_engine.body.find("llamacpp:prompt_tokens_total") != std::string::npos);
+    INFO(via_engine.body);
+    CHECK(direct.body.find("llamacpp:prompt_tokens_total ") != std::string::npos);
+    CHECK(via_engine.body.find("llamacpp:prompt_tokens_total{model=\"tiny\"} ") !=
+          std::string::npos);
+    CHECK(via_engine.body.find("gradatum_model_state{model=\"tiny\",state=\"ready\"} 1") !=
+          std::string::npos);
 }
 
 TEST_CASE("real: the child refuses requests without its per-spawn key, the engine has it",
@@ -245,4 +251,27 @@ TEST_CASE("real: a non-streaming client that leaves frees its slot within 1.5 s"
     // (HTTP_POLLING_SECONDS), so the slot is free within about 1.1 s.
     CHECK(freed < 1500ms);
     client.join();
+}
+
+TEST_CASE("real: llama.cpp's web UI is served through the engine as the child serves it",
+          "[real][webui]") {
+    RealEngine real;
+    // The UI is embedded gzip-compressed: llama-server answers 415 to a client that does not
+    // accept gzip (every browser does).
+    const std::vector<std::pair<std::string, std::string>> browser = {
+        {"Accept-Encoding", "gzip, deflate, br"}, {"Accept", "text/html"}};
+    auto direct_headers = browser;
+    direct_headers.insert(direct_headers.end(), real.auth.begin(), real.auth.end());
+    auto via_engine = http(real.port(), "GET", "/", "", browser);
+    auto direct = http(real.child, "GET", "/", "", direct_headers);
+    INFO("engine: " << via_engine.status << " " << via_engine.header("content-type")
+                    << "; child: " << direct.status << " " << direct.header("content-type"));
+    REQUIRE(direct.status ==
+            200);  // a llama-server built with its UI (scripts/get-llama-server.sh)
+    CHECK(via_engine.status == 200);
+    CHECK(via_engine.header("content-type") == direct.header("content-type"));
+    CHECK(via_engine.header("content-type").find("text/html") == 0);
+    CHECK(via_engine.header("content-encoding") == direct.header("content-encoding"));
+    CHECK(via_engine.body == direct.body);
+    CHECK(via_engine.body.size() > 1000);
 }

@@ -75,6 +75,25 @@ TEST_CASE("a port in use exits 69, names the address and starts no child", "[fak
     CHECK(output.find("child pid") == std::string::npos);
 }
 
+TEST_CASE("with several listeners, one that cannot bind exits 69 and starts no child",
+          "[fake][errors]") {
+    TempDir files;
+    std::string model = files.write("m.gguf", "x");
+    Poco::Net::ServerSocket taken(Poco::Net::SocketAddress("127.0.0.1", 0));
+    std::string busy = "127.0.0.1:" + std::to_string(taken.address().port());
+    // 198.51.100.1 (TEST-NET-2, for documentation) is on no machine: EADDRNOTAVAIL.
+    for (const std::string& second : {busy, std::string("198.51.100.1:8080")}) {
+        CAPTURE(second);
+        std::string output;
+        int code = run_engine_once("server.listen = 127.0.0.1:" + std::to_string(free_port()) +
+                                       ", " + second + "\n" + fake_model_config("m", model, ""),
+                                   "properties", output);
+        CHECK(code == kExitUnavailable);
+        CHECK(output.find("cannot listen on " + second) != std::string::npos);
+        CHECK(output.find("child pid") == std::string::npos);
+    }
+}
+
 TEST_CASE("a wildcard, broadcast or duplicate listen address exits 78 before anything starts",
           "[fake][errors]") {
     TempDir files;

@@ -291,9 +291,9 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
                   "max_queued, max_connections, drain_timeout, upstream_idle_timeout, "
                   "default_model, max_body_mb, max_header_bytes, max_headers, header_timeout, "
                   "keep_alive_timeout, client_idle_timeout, client_send_timeout, api_keys, "
-                  "api_keys_file, health_requires_key, upstream_connect_timeout, "
-                  "upstream_header_timeout, "
-                  "upstream_keepalive)");
+                  "api_keys_file, health_requires_key, tls.cert, tls.key, tls.ca, "
+                  "tls.min_version, metrics_listen, metrics_children, upstream_connect_timeout, "
+                  "upstream_header_timeout, upstream_keepalive)");
     }
     SECTION("unknown top-level section") {
         CHECK(error(std::string(kOneModel) + "daemon.user = nobody\n") ==
@@ -307,8 +307,10 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
               file + ": server: expected server.<setting>");
     }
     SECTION("unknown key under logging.") {
-        CHECK(error(std::string(kOneModel) + "logging.format = json\n") ==
-              file + ": logging.format: unknown key (known: level)");
+        CHECK(error(std::string(kOneModel) + "logging.colour = yes\n") ==
+              file +
+                  ": logging.colour: unknown key (known: level, format, file, max_size_mb, "
+                  "max_files)");
     }
     SECTION("listen without a port") {
         CHECK(error(std::string(kOneModel) + "server.listen = localhost\n") ==
@@ -470,24 +472,48 @@ TEST_CASE("every key commented out in the .properties example is a valid key", "
     // The key file the example names does not exist here: a private one stands in for it.
     const std::string keys = dir.write("api-keys", "# example\nchange-me-3\n");
     REQUIRE(chmod(keys.c_str(), 0600) == 0);
+    // Likewise the TLS files (only their presence and mode are checked here), for an https://
+    // listener added to the example's plain one.
+    const std::string cert = dir.write("server.pem", "certificate");
+    const std::string key = dir.write("server.key", "key");
+    REQUIRE(chmod(key.c_str(), 0600) == 0);
     std::string text, line;
     int uncommented = 0;
     bool key_file_line = false;
+    int tls_lines = 0;
+    int logging_lines = 0;
+    const std::string log_file = dir.path() + "/engine.log";
     while (std::getline(in, line)) {
-        if (line.rfind("#server.", 0) == 0 || line.rfind("#models.", 0) == 0) {
+        if (line.rfind("#server.", 0) == 0 || line.rfind("#models.", 0) == 0 ||
+            line.rfind("#logging.", 0) == 0) {
             line.erase(0, 1);
             ++uncommented;
         }
+        // The example's log directory does not exist here: a file in the temp dir stands in.
+        if (line.rfind("logging.file = ", 0) == 0) line = "logging.file = " + log_file;
+        if (line.rfind("logging.", 0) == 0) ++logging_lines;
         if (line.rfind("server.api_keys_file = ", 0) == 0) {
             line = "server.api_keys_file = " + keys;
             key_file_line = true;
+        }
+        if (line.rfind("server.listen = ", 0) == 0) line += ", https://127.0.0.1:8443";
+        for (const auto& [name, path] :
+             {std::pair<std::string, std::string>{"cert", cert}, {"key", key}, {"ca", cert}}) {
+            if (line.rfind("server.tls." + name + " = ", 0) == 0) {
+                line = "server.tls." + name + " = " + path;
+                ++tls_lines;
+            }
         }
         text += line + "\n";
     }
     CHECK(uncommented >= 5);
     CHECK(key_file_line);
+    CHECK(tls_lines == 3);
+    CHECK(logging_lines >= 5);  // level, format, file, max_size_mb, max_files
     EngineConfig c = load_config(dir.write("all.properties", text));
     CHECK(c.server.default_model == "chat");
+    CHECK(c.log_file == log_file);
+    CHECK(c.log_format == "json");
     CHECK(c.server.api_keys ==
           std::vector<std::string>{"change-me-1", "change-me-2", "change-me-3"});
     REQUIRE(c.models.size() == 1);
@@ -898,4 +924,35 @@ TEST_CASE("client keys read alike in every format", "[config][keys]") {
         CHECK(c->server.health_requires_key);
         CHECK(c->raw.count("server.api_keys") == 0);
     }
+}
+
+TEST_CASE("check_config collects every problem where load_config throws the first",
+          "[config][check]") {
+    TempDir dir;
+    std::string path = dir.write("engine.properties",
+                                 "server.threads = many\n"
+                                 "server.colour = blue\n"
+                                 "server.health_requires_key = true\n"
+                                 "logging.level = loud\n"
+                                 "models.m.ready_timeout = 0\n"
+                                 "models.m.llama_server.model = /m.gguf\n");
+    std::vector<std::string> problems;
+    EngineConfig config = gradatum::check_config(path, problems);
+    CAPTURE(problems);
+    REQUIRE(problems.size() == 6);
+    CHECK(problems[0] == path + ": server.colour: unknown key (known: " +
+                             problems[0].substr(problems[0].find("known: ") + 7));
+    CHECK(problems[1].rfind(path + ": server.threads: expected a whole number", 0) == 0);
+    CHECK(problems[2].rfind(path + ": server.health_requires_key: is true, but no key", 0) == 0);
+    CHECK(problems[3] == path + ": models.m.backend: missing (the plugin id, e.g. llama_server)");
+    CHECK(problems[4] == path + ": models.m.ready_timeout: must be above 0");
+    CHECK(problems[5].rfind(path + ": logging.level: expected trace", 0) == 0);
+    CHECK(config.server.threads == 256);  // a bad value keeps its default
+    // The normal start still stops at the first problem.
+    CHECK_THROWS_WITH(load_config(path), Catch::StartsWith(path + ": server.colour: unknown key"));
+
+    problems.clear();
+    gradatum::check_config(dir.path() + "/missing.properties", problems);
+    CHECK(problems ==
+          std::vector<std::string>{dir.path() + "/missing.properties: cannot read config file"});
 }

@@ -1,5 +1,6 @@
 // Plugin loading and ABI checks, the engine's check that every model has its plugin, and the
 // llama_server plugin's config errors as the core reports them.
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -351,6 +352,22 @@ TEST_CASE("llama_server config errors name models.<name>.<key>", "[plugin][backe
           "cfg.ini: models.x.llama_server.binary: not an executable file: " + model);
 }
 
+TEST_CASE("an alias in llama_server.args is not doubled by the default one", "[plugin][backend]") {
+    LlamaServer ls;
+    TempDir dir;
+    const std::string model = dir.write("m.gguf", "GGUF");
+    for (const std::string& args : {"--alias mine", "-a mine", "--alias=mine"}) {
+        CAPTURE(args);
+        BackendInstance instance(*ls.plugin,
+                                 ls.model({{"llama_server.model", model},
+                                           {"llama_server.binary", "sh"},
+                                           {"llama_server.args", args}}),
+                                 "cfg.ini");
+        auto argv = instance.spawn_spec("127.0.0.1", 8123).argv;
+        CHECK(std::count(argv.begin(), argv.end(), std::string("x")) == 0);
+    }
+}
+
 TEST_CASE("llama_server instance through the C ABI", "[plugin][backend]") {
     LlamaServer ls;
     TempDir dir;
@@ -368,8 +385,9 @@ TEST_CASE("llama_server instance through the C ABI", "[plugin][backend]") {
 
     gradatum::SpawnSpec spec = instance.spawn_spec("127.0.0.1", 8123);
     CHECK(spec.program == *sh);  // resolved through the host's find_program
-    CHECK(spec.argv ==
-          Strings{*sh, "--model", model, "--host", "127.0.0.1", "--port", "8123", "--jinja"});
+    // The model's configured name is its alias (not the file path llama-server would show).
+    CHECK(spec.argv == Strings{*sh, "--model", model, "--host", "127.0.0.1", "--port", "8123",
+                               "--alias", "x", "--jinja"});
     CHECK(spec.env == Strings{"LLAMA_API_KEY=k3y"});
     CHECK(spec.workdir.empty());
 

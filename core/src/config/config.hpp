@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -25,6 +26,15 @@ class ConfigFileError : public ConfigError {
 struct ListenAddress {
     std::string host = "127.0.0.1";
     uint16_t port = 8080;
+    bool tls = false;  // written as https://address:port
+};
+
+// server.tls.*: the certificate of every https:// listener.
+struct TlsSettings {
+    std::string cert;                 // PEM file: the certificate (and any chain after it)
+    std::string key;                  // PEM file: its private key; must not be readable by others
+    std::string ca;                   // optional PEM file: intermediate certificates
+    std::string min_version = "1.2";  // "1.2" or "1.3"
 };
 
 struct ServerSettings {
@@ -33,7 +43,12 @@ struct ServerSettings {
     std::vector<ListenAddress> listen{ListenAddress{}};
     // server.allow_wildcard: 0.0.0.0 / :: may be listed (the engine logs a warning).
     bool allow_wildcard = false;
-    int threads = 256;     // request threads: one per request being served or stream
+    TlsSettings tls;
+    // server.metrics_listen: a listener that serves GET /metrics only (e.g. loopback for a
+    // scraper); same address rules as server.listen, plain HTTP.
+    std::optional<ListenAddress> metrics_listen;
+    bool metrics_children = false;  // merge each child's llama-server /metrics (model label)
+    int threads = 256;              // request threads: one per request being served or stream
     int max_queued = 256;  // the listen backlog: connections the kernel holds before accept
     size_t max_connections = 10'000;      // open client connections, idle ones included
     size_t max_header_bytes = 64 * 1024;  // a larger request head gets 431
@@ -83,6 +98,10 @@ struct EngineConfig {
     ServerSettings server;
     std::vector<ModelSettings> models;  // sorted by name
     std::string log_level = "info";
+    std::string log_format = "text";  // logging.format: text or json
+    std::string log_file;             // logging.file: empty for stderr only
+    int log_max_size_mb = 100;        // logging.max_size_mb: rotate past this size
+    int log_max_files = 5;            // logging.max_files: rotated files kept
     // Every key of the file with its raw value, for the plugins' config_get service.
     std::map<std::string, std::string> raw;
 };
@@ -90,6 +109,11 @@ struct EngineConfig {
 // Loads and validates a .properties, .ini, .xml or .json file. Throws ConfigFileError when the
 // file cannot be read, ConfigError (naming file and key) for anything else.
 EngineConfig load_config(const std::string& path);
+
+// For --check: the same checks, but every problem is appended to `problems` (one
+// "file: key: message" each) instead of thrown; what could not be read keeps its default. An
+// unreadable file is one problem (and an empty config).
+EngineConfig check_config(const std::string& path, std::vector<std::string>& problems);
 
 // "file: key: message", the one format of every config error.
 std::string config_error_text(const std::string& file, const std::string& key,

@@ -79,11 +79,32 @@ void collect_leaves(const AbstractConfiguration& conf, const std::string& path,
 
 class Validator {
   public:
-    Validator(std::string file, std::map<std::string, std::string> raw)
-        : file_(std::move(file)), raw_(std::move(raw)) {}
+    // `problems`: collect (--check) instead of throwing at the first error.
+    Validator(std::string file, std::map<std::string, std::string> raw,
+              std::vector<std::string>* problems = nullptr)
+        : file_(std::move(file)), raw_(std::move(raw)), problems_(problems) {}
 
     [[noreturn]] void fail(const std::string& key, const std::string& message) const {
         throw ConfigError(config_error_text(file_, key, message));
+    }
+
+    // Like fail(), but when collecting the problem is recorded and the caller goes on with
+    // its fallback.
+    void report(const std::string& key, const std::string& message) const {
+        if (!problems_) fail(key, message);
+        problems_->push_back(config_error_text(file_, key, message));
+    }
+
+    // Runs one check that stands on its own. When collecting, its first failure is recorded
+    // and the checks after it still run; otherwise the failure propagates.
+    template <typename Check>
+    void attempt(Check&& check) const {
+        if (!problems_) return check();
+        try {
+            check();
+        } catch (const ConfigError& e) {
+            problems_->push_back(e.what());
+        }
     }
 
     const std::map<std::string, std::string>& raw() const { return raw_; }
@@ -94,8 +115,14 @@ class Validator {
         auto it = raw_.find(key);
         if (it == raw_.end()) return fallback;
         auto value = config_values::parse_duration(it->second);
-        if (!value) fail(key, config_values::duration_expectation() + ", got '" + it->second + "'");
-        if (positive && value->count() == 0) fail(key, "must be above 0");
+        if (!value) {
+            report(key, config_values::duration_expectation() + ", got '" + it->second + "'");
+            return fallback;
+        }
+        if (positive && value->count() == 0) {
+            report(key, "must be above 0");
+            return fallback;
+        }
         return *value;
     }
 
@@ -103,7 +130,10 @@ class Validator {
         auto it = raw_.find(key);
         if (it == raw_.end()) return fallback;
         auto value = config_values::parse_bool(it->second);
-        if (!value) fail(key, "expected true or false, got '" + it->second + "'");
+        if (!value) {
+            report(key, "expected true or false, got '" + it->second + "'");
+            return fallback;
+        }
         return *value;
     }
 
@@ -113,8 +143,9 @@ class Validator {
         if (it == raw_.end()) return fallback;
         auto value = config_values::parse_integer(it->second);
         if (!value || *value < min || *value > max) {
-            fail(key, "expected a whole number from " + std::to_string(min) + " to " +
-                          std::to_string(max) + ", got '" + it->second + "'");
+            report(key, "expected a whole number from " + std::to_string(min) + " to " +
+                            std::to_string(max) + ", got '" + it->second + "'");
+            return fallback;
         }
         return *value;
     }
@@ -122,6 +153,7 @@ class Validator {
   private:
     std::string file_;
     std::map<std::string, std::string> raw_;
+    std::vector<std::string>* problems_;
 };
 
 bool valid_model_name(const std::string& name) {
@@ -166,29 +198,79 @@ std::vector<std::string> read_key_list(const Validator& v, const std::string& te
     return keys;
 }
 
-// server.api_keys_file: one key per line, '#' comment lines and blank lines skipped. The file must
-// be private (no group or other read/write): the keys are secrets.
-std::vector<std::string> read_key_file(const Validator& v, const std::string& path) {
-    const std::string key = "server.api_keys_file";
-    if (path.empty()) v.fail(key, "empty (the path of a file with one key per line)");
+// Opens a file that holds secrets; it must be a regular file only its owner may read or write.
+// Returns the open descriptor.
+int open_private_file(const Validator& v, const std::string& key, const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         if (errno == ENOENT) v.fail(key, "file not found: " + path);
         v.fail(key, "cannot open " + path + ": " + std::strerror(errno));
     }
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
     struct stat st {};
-    if (fstat(fd, &st) != 0) v.fail(key, "cannot stat " + path + ": " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) v.fail(key, "not a regular file: " + path);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        v.fail(key, "not a regular file: " + path);
+    }
     if (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) {
+        ::close(fd);
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
         v.fail(key, path + " is readable or writable by other users (mode " + mode +
                         "); allow only its owner: chmod 600 " + path);
     }
+    return fd;
+}
+
+// A file the engine must be able to read (a certificate).
+void require_readable(const Validator& v, const std::string& key, const std::string& path) {
+    if (path.empty()) v.fail(key, "empty (a file path)");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        if (errno == ENOENT) v.fail(key, "file not found: " + path);
+        v.fail(key, "cannot open " + path + ": " + std::strerror(errno));
+    }
+    ::close(fd);
+}
+
+// server.tls.*: needed as soon as one listener is https://.
+TlsSettings read_tls(const Validator& v, bool needed) {
+    TlsSettings tls;
+    auto get = [&](const std::string& name) {
+        auto it = v.raw().find("server.tls." + name);
+        return it == v.raw().end() ? std::string() : it->second;
+    };
+    tls.cert = get("cert");
+    tls.key = get("key");
+    tls.ca = get("ca");
+    if (auto version = get("min_version"); !version.empty()) tls.min_version = version;
+    if (tls.min_version != "1.2" && tls.min_version != "1.3") {
+        v.fail("server.tls.min_version", "expected 1.2 or 1.3, got '" + tls.min_version + "'");
+    }
+    bool any = !tls.cert.empty() || !tls.key.empty() || !tls.ca.empty();
+    if (!needed) {
+        if (any) v.fail("server.tls.cert", "set, but no server.listen entry is https://");
+        return tls;
+    }
+    if (tls.cert.empty())
+        v.fail("server.tls.cert", "missing (an https:// listener needs a certificate)");
+    if (tls.key.empty())
+        v.fail("server.tls.key", "missing (an https:// listener needs its private key)");
+    require_readable(v, "server.tls.cert", tls.cert);
+    ::close(open_private_file(v, "server.tls.key", tls.key));
+    if (!tls.ca.empty()) require_readable(v, "server.tls.ca", tls.ca);
+    return tls;
+}
+
+// server.api_keys_file: one key per line, '#' comment lines and blank lines skipped. The file must
+// be private (no group or other read/write): the keys are secrets.
+std::vector<std::string> read_key_file(const Validator& v, const std::string& path) {
+    const std::string key = "server.api_keys_file";
+    if (path.empty()) v.fail(key, "empty (the path of a file with one key per line)");
+    int fd = open_private_file(v, key, path);
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
     constexpr size_t kMaxSize = 1 << 20;
     std::string content;
     char buffer[4096];
@@ -238,6 +320,12 @@ ServerSettings read_server(const Validator& v) {
                                                    "api_keys",
                                                    "api_keys_file",
                                                    "health_requires_key",
+                                                   "tls.cert",
+                                                   "tls.key",
+                                                   "tls.ca",
+                                                   "tls.min_version",
+                                                   "metrics_listen",
+                                                   "metrics_children",
                                                    "upstream_connect_timeout",
                                                    "upstream_header_timeout",
                                                    "upstream_keepalive"};
@@ -247,7 +335,7 @@ ServerSettings read_server(const Validator& v) {
         if (std::find(known.begin(), known.end(), key.substr(7)) == known.end()) {
             std::string list;
             for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-            v.fail(key, "unknown key (known: " + list + ")");
+            v.report(key, "unknown key (known: " + list + ")");
         }
     }
     s.allow_wildcard = v.boolean("server.allow_wildcard", s.allow_wildcard);
@@ -258,9 +346,37 @@ ServerSettings read_server(const Validator& v) {
         try {
             s.listen = config::parse_listen_list(it->second, options);
         } catch (const config::ListenSpecError& e) {
-            v.fail("server.listen", e.what());
+            v.report("server.listen", e.what());
         }
     }
+    v.attempt([&] {
+        if (auto it = v.raw().find("server.metrics_listen"); it != v.raw().end()) {
+            config::ListenOptions options;
+            options.allow_wildcard = s.allow_wildcard;
+            options.subnet_broadcasts = config::interface_broadcasts();
+            try {
+                auto list = config::parse_listen_list(it->second, options);
+                if (list.size() != 1) {
+                    v.fail("server.metrics_listen",
+                           "expected one address:port, got '" + it->second + "'");
+                }
+                if (list.front().tls)
+                    v.fail("server.metrics_listen", "https:// is not offered here");
+                for (const auto& main : s.listen) {
+                    if (main.host == list.front().host && main.port == list.front().port &&
+                        main.port != 0) {
+                        v.fail("server.metrics_listen", "is also in server.listen");
+                    }
+                }
+                s.metrics_listen = list.front();
+            } catch (const config::ListenSpecError& e) {
+                v.fail("server.metrics_listen", e.what());
+            }
+        }
+        s.metrics_children = v.boolean("server.metrics_children", s.metrics_children);
+        s.tls = read_tls(v, std::any_of(s.listen.begin(), s.listen.end(),
+                                        [](const ListenAddress& a) { return a.tls; }));
+    });
     s.threads = static_cast<int>(v.integer("server.threads", s.threads, 4, 10000));
     s.max_queued = static_cast<int>(v.integer("server.max_queued", s.max_queued, 1, 100000));
     s.drain_timeout = v.duration("server.drain_timeout", s.drain_timeout);
@@ -288,11 +404,13 @@ ServerSettings read_server(const Validator& v) {
     }
     std::vector<std::string> keys;
     if (auto it = v.raw().find("server.api_keys"); it != v.raw().end()) {
-        keys = read_key_list(v, it->second);
+        v.attempt([&] { keys = read_key_list(v, it->second); });
     }
     if (auto it = v.raw().find("server.api_keys_file"); it != v.raw().end()) {
-        auto from_file = read_key_file(v, it->second);
-        keys.insert(keys.end(), from_file.begin(), from_file.end());
+        v.attempt([&] {
+            auto from_file = read_key_file(v, it->second);
+            keys.insert(keys.end(), from_file.begin(), from_file.end());
+        });
     }
     for (auto& k : keys) {
         if (std::find(s.api_keys.begin(), s.api_keys.end(), k) == s.api_keys.end()) {
@@ -301,8 +419,8 @@ ServerSettings read_server(const Validator& v) {
     }
     s.health_requires_key = v.boolean("server.health_requires_key", s.health_requires_key);
     if (s.health_requires_key && s.api_keys.empty()) {
-        v.fail("server.health_requires_key",
-               "is true, but no key is configured (server.api_keys or server.api_keys_file)");
+        v.report("server.health_requires_key",
+                 "is true, but no key is configured (server.api_keys or server.api_keys_file)");
     }
     return s;
 }
@@ -322,9 +440,10 @@ ModelSettings read_model(const Validator& v, const std::string& name,
     }
     auto backend = v.raw().find(prefix + "backend");
     if (backend == v.raw().end() || backend->second.empty()) {
-        v.fail(prefix + "backend", "missing (the plugin id, e.g. llama_server)");
+        v.report(prefix + "backend", "missing (the plugin id, e.g. llama_server)");
+    } else {
+        m.backend = backend->second;
     }
-    m.backend = backend->second;
     m.ready_timeout = v.duration(prefix + "ready_timeout", m.ready_timeout, /*positive=*/true);
     m.queue_timeout = v.duration(prefix + "queue_timeout", m.queue_timeout);
     m.stop_timeout = v.duration(prefix + "stop_timeout", m.stop_timeout);
@@ -339,36 +458,62 @@ ModelSettings read_model(const Validator& v, const std::string& name,
     return m;
 }
 
-}  // namespace
+// logging.file: a file the engine can append to, or a new one in a directory it can write to.
+// Opening it (when the engine starts) is the final word; this catches the usual mistakes early,
+// in --check too, without creating anything.
+std::string check_log_file(const Validator& v, const std::string& path) {
+    if (path.empty()) v.fail("logging.file", "is empty (leave it out to log to stderr only)");
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) v.fail("logging.file", "'" + path + "' is a directory");
+        if (access(path.c_str(), W_OK) != 0) {
+            v.fail("logging.file", "cannot write to '" + path + "': " + std::strerror(errno));
+        }
+        return path;
+    }
+    auto slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    if (access(dir.c_str(), W_OK | X_OK) != 0) {
+        v.fail("logging.file", "cannot create '" + path + "' (directory '" + dir +
+                                   "': " + std::strerror(errno) + ")");
+    }
+    return path;
+}
 
-EngineConfig load_config(const std::string& path) {
+// `problems` null: throw at the first error (load_config); else collect them all (check_config).
+EngineConfig read_config(const std::string& path, std::vector<std::string>* problems) {
     auto conf = open_by_extension(path);
     std::map<std::string, std::string> raw;
     collect_leaves(*conf, path, "", raw);
-    Validator v(path, raw);
+    Validator v(path, raw, problems);
 
     static const std::set<std::string> sections = {"server", "models", "logging", "plugins"};
     std::set<std::string> model_names;
     for (const auto& [key, value] : raw) {
-        std::string section = key.substr(0, key.find('.'));
-        if (!sections.count(section)) {
-            v.fail(key, "unknown key (top-level sections: server, models, logging, plugins)");
-        }
-        // A bare `server = ...` (or an empty <server/>) would otherwise be silently ignored.
-        if (key == "server") v.fail(key, "expected server.<setting>");
-        if (section == "logging" && key != "logging.level")
-            v.fail(key, "unknown key (known: level)");
-        if (section == "models") {
-            auto dot = key.find('.', 7);
-            if (dot == std::string::npos) v.fail(key, "expected models.<name>.<setting>");
-            std::string name = key.substr(7, dot - 7);
-            if (!valid_model_name(name)) {
-                v.fail(key, "model name '" + name + "' may use only letters, digits, _ and -");
+        v.attempt([&, &key = key] {
+            std::string section = key.substr(0, key.find('.'));
+            if (!sections.count(section)) {
+                v.fail(key, "unknown key (top-level sections: server, models, logging, plugins)");
             }
-            model_names.insert(name);
-        }
+            // A bare `server = ...` (or an empty <server/>) would otherwise be silently ignored.
+            if (key == "server") v.fail(key, "expected server.<setting>");
+            static const std::set<std::string> logging_keys = {
+                "logging.level", "logging.format", "logging.file", "logging.max_size_mb",
+                "logging.max_files"};
+            if (section == "logging" && !logging_keys.count(key))
+                v.fail(key, "unknown key (known: level, format, file, max_size_mb, max_files)");
+            if (section == "models") {
+                auto dot = key.find('.', 7);
+                if (dot == std::string::npos) v.fail(key, "expected models.<name>.<setting>");
+                std::string name = key.substr(7, dot - 7);
+                if (!valid_model_name(name)) {
+                    v.fail(key, "model name '" + name + "' may use only letters, digits, _ and -");
+                }
+                model_names.insert(name);
+            }
+        });
     }
-    if (model_names.empty()) v.fail("models", "no model configured (add models.<name>.backend)");
+    if (model_names.empty()) v.report("models", "no model configured (add models.<name>.backend)");
 
     EngineConfig config;
     config.source_path = path;
@@ -382,14 +527,46 @@ EngineConfig load_config(const std::string& path) {
         static const std::set<std::string> levels = {"trace", "debug", "info",
                                                      "warn",  "error", "off"};
         if (!levels.count(it->second)) {
-            v.fail("logging.level", "expected trace, debug, info, warn, error or off");
+            v.report("logging.level", "expected trace, debug, info, warn, error or off");
+        } else {
+            config.log_level = it->second;
         }
-        config.log_level = it->second;
     }
+    if (auto it = raw.find("logging.format"); it != raw.end()) {
+        if (it->second != "text" && it->second != "json") {
+            v.report("logging.format", "expected text or json, got '" + it->second + "'");
+        } else {
+            config.log_format = it->second;
+        }
+    }
+    if (auto it = raw.find("logging.file"); it != raw.end()) {
+        v.attempt([&] { config.log_file = check_log_file(v, it->second); });
+    }
+    config.log_max_size_mb =
+        static_cast<int>(v.integer("logging.max_size_mb", config.log_max_size_mb, 1, 1024 * 1024));
+    config.log_max_files =
+        static_cast<int>(v.integer("logging.max_files", config.log_max_files, 1, 1000));
     if (!config.server.default_model.empty() && !model_names.count(config.server.default_model)) {
-        v.fail("server.default_model", "no model named '" + config.server.default_model + "'");
+        v.report("server.default_model", "no model named '" + config.server.default_model + "'");
     }
     return config;
+}
+
+}  // namespace
+
+EngineConfig load_config(const std::string& path) {
+    return read_config(path, nullptr);
+}
+
+EngineConfig check_config(const std::string& path, std::vector<std::string>& problems) {
+    try {
+        return read_config(path, &problems);
+    } catch (const ConfigError& e) {  // the file itself, or a key Poco cannot nest
+        problems.push_back(e.what());
+        EngineConfig none;
+        none.source_path = path;
+        return none;
+    }
 }
 
 }  // namespace gradatum

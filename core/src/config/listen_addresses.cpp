@@ -134,7 +134,8 @@ std::set<std::string> interface_broadcasts() {
 
 std::string format_listen(const ListenAddress& address) {
     bool v6 = address.host.find(':') != std::string::npos;
-    return (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(address.port);
+    return std::string(address.tls ? "https://" : "") +
+           (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(address.port);
 }
 
 std::vector<ListenAddress> parse_listen_list(const std::string& text,
@@ -152,6 +153,16 @@ std::vector<ListenAddress> parse_listen_list(const std::string& text,
             throw ListenSpecError("empty entry in '" + text + "' (a stray comma?)");
         }
         any = true;
+        // "https://" makes a TLS listener; "http://" is allowed for symmetry.
+        bool tls = false;
+        if (entry.rfind("https://", 0) == 0) {
+            tls = true;
+            entry.erase(0, 8);
+        } else if (entry.rfind("http://", 0) == 0) {
+            entry.erase(0, 7);
+        } else if (entry.find("://") != std::string::npos) {
+            throw ListenSpecError("'" + entry + "': the only schemes are http:// and https://");
+        }
         auto parsed = parse_listen(entry);
         if (!parsed) throw ListenSpecError("expected host:port, got '" + entry + "'");
         const bool bracketed = entry.front() == '[';
@@ -185,7 +196,7 @@ std::vector<ListenAddress> parse_listen_list(const std::string& text,
         }
 
         for (const auto& address : addresses) {
-            const ListenAddress listen{address.host, parsed->port};
+            const ListenAddress listen{address.host, parsed->port, tls};
             // A literal is named as written; a name with the address it resolves to.
             const std::string shown =
                 is_name ? format_listen(listen) + " ('" + entry + "' resolves to it)" : entry;

@@ -37,7 +37,8 @@ struct ListenOptions {
     std::set<std::string> subnet_broadcasts;  // see interface_broadcasts()
 };
 
-// Parses "127.0.0.1:8080, [::1]:8080, host.lan:8080". Each entry is an IPv4 dotted quad, a
+// Parses "127.0.0.1:8080, [::1]:8080, host.lan:8080, https://192.168.1.20:8443" (https://
+// marks a TLS listener). Each entry is an IPv4 dotted quad, a
 // bracketed IPv6 address, or a host name, then ':' and a port from 0 to 65535. A host name is
 // resolved now (getaddrinfo) and gives one listener per address it resolves to, each checked
 // like a literal. The result holds numeric hosts (IPv6 in canonical form), in the order written,

@@ -1,6 +1,7 @@
 #include "http/client_connection.hpp"
 
 #include <Poco/Exception.h>
+#include <openssl/err.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -15,6 +16,52 @@ ClientConnection::ClientConnection(Poco::Net::StreamSocket socket,
       fd_(socket_.impl()->sockfd()),
       client_(socket_.peerAddress()),
       server_(std::move(server_address)) {}
+
+ClientConnection::~ClientConnection() {
+    if (ssl_) {
+        SSL_shutdown(ssl_);  // a close_notify if it can go at once; the socket closes anyway
+        SSL_free(ssl_);
+    }
+}
+
+void ClientConnection::start_tls(SSL_CTX* context) {
+    ssl_ = SSL_new(context);
+    if (!ssl_ || SSL_set_fd(ssl_, fd_) != 1) throw Poco::IOException("SSL_new failed");
+    SSL_set_accept_state(ssl_);
+}
+
+ClientConnection::Handshake ClientConnection::handshake() {
+    int rc = SSL_do_handshake(ssl_);
+    if (rc == 1) return Handshake::done;
+    switch (SSL_get_error(ssl_, rc)) {
+        case SSL_ERROR_WANT_READ:
+            return Handshake::want_read;
+        case SSL_ERROR_WANT_WRITE:
+            return Handshake::want_write;
+        default:
+            ERR_clear_error();
+            return Handshake::failed;  // e.g. plain HTTP on a TLS port, or an untrusting client
+    }
+}
+
+void ClientConnection::drain_tls_pending() {
+    if (!ssl_) return;
+    char chunk[16384];
+    while (SSL_pending(ssl_) > 0) {
+        int n = SSL_read(ssl_, chunk, sizeof chunk);
+        if (n <= 0) break;
+        buffer_.append(chunk, static_cast<size_t>(n));
+    }
+}
+
+void ClientConnection::send_now(std::string_view data) {
+    if (ssl_) {
+        SSL_write(ssl_, data.data(), static_cast<int>(data.size()));
+        ERR_clear_error();
+    } else {
+        ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+}
 
 void ClientConnection::consume(size_t n) {
     start_ += std::min(n, buffer_.size() - start_);
@@ -40,6 +87,17 @@ size_t ClientConnection::read_some(char* out, size_t size) {
         consume(n);
         return n;
     }
+    if (ssl_) {
+        int n = SSL_read(ssl_, out, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+        if (n > 0) return static_cast<size_t>(n);
+        int error = SSL_get_error(ssl_, n);
+        ERR_clear_error();
+        if (error == SSL_ERROR_ZERO_RETURN) return 0;
+        // The receive timeout shows as a read that wants more.
+        if (error == SSL_ERROR_WANT_READ) throw Poco::TimeoutException("client idle");
+        if (error == SSL_ERROR_SYSCALL && errno == 0) return 0;  // closed without close_notify
+        throw Poco::IOException("client connection: TLS read failed");
+    }
     while (true) {
         ssize_t n = ::recv(fd_, out, size, 0);
         if (n >= 0) return static_cast<size_t>(n);
@@ -53,6 +111,20 @@ ClientConnection::Fill ClientConnection::fill(size_t limit) {
     Fill result = Fill::nothing;
     char chunk[16384];
     while (pending().size() < limit) {
+        if (ssl_) {
+            // Until OpenSSL wants more from the socket: it holds nothing decrypted after that.
+            int n = SSL_read(ssl_, chunk, static_cast<int>(sizeof chunk));
+            if (n > 0) {
+                buffer_.append(chunk, static_cast<size_t>(n));
+                result = Fill::some;
+                continue;
+            }
+            int error = SSL_get_error(ssl_, n);
+            ERR_clear_error();
+            if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) break;
+            return Fill::closed;
+        }
+        // MSG_DONTWAIT: a worker also fills a blocking socket here (the next keep-alive request).
         ssize_t n =
             ::recv(fd_, chunk, std::min(sizeof chunk, limit - pending().size()), MSG_DONTWAIT);
         if (n > 0) {
@@ -68,6 +140,19 @@ ClientConnection::Fill ClientConnection::fill(size_t limit) {
 }
 
 bool ClientConnection::send_all(const iovec* parts, int count) {
+    if (ssl_) {
+        // One record for what the caller sends together (an SSE event and its chunk framing):
+        // it goes out at once, whole.
+        std::string joined;
+        for (int i = 0; i < count; ++i) {
+            joined.append(static_cast<const char*>(parts[i].iov_base), parts[i].iov_len);
+        }
+        if (joined.empty()) return true;
+        int n = SSL_write(ssl_, joined.data(), static_cast<int>(joined.size()));
+        if (n == static_cast<int>(joined.size())) return true;
+        ERR_clear_error();
+        return false;  // gone, or the send timeout passed
+    }
     std::vector<iovec> left(parts, parts + count);
     size_t first = 0;
     while (first < left.size()) {

@@ -5,6 +5,7 @@
 
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
+#include <openssl/ssl.h>
 #include <sys/uio.h>
 
 #include <cstddef>
@@ -16,6 +17,21 @@ namespace gradatum::http {
 class ClientConnection {
   public:
     ClientConnection(Poco::Net::StreamSocket socket, Poco::Net::SocketAddress server_address);
+    ~ClientConnection();
+    ClientConnection(const ClientConnection&) = delete;
+    ClientConnection& operator=(const ClientConnection&) = delete;
+
+    // TLS (an https:// listener): every read and write below goes through an OpenSSL session
+    // on `context`, after handshake() is done.
+    void start_tls(SSL_CTX* context);
+    bool secure() const { return ssl_ != nullptr; }
+    enum class Handshake { done, want_read, want_write, failed };
+    // Reactor side, non-blocking: one more step of the server handshake.
+    Handshake handshake();
+    // Bytes OpenSSL has decrypted but nobody read yet move to pending() (epoll cannot see them).
+    void drain_tls_pending();
+    // Reactor side: a short answer without blocking (best effort; the connection closes after).
+    void send_now(std::string_view data);
 
     Poco::Net::StreamSocket& socket() { return socket_; }
     int fd() const { return fd_; }
@@ -50,6 +66,7 @@ class ClientConnection {
     Poco::Net::SocketAddress server_;
     std::string buffer_;
     size_t start_ = 0;
+    SSL* ssl_ = nullptr;
 };
 
 }  // namespace gradatum::http

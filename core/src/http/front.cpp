@@ -29,8 +29,8 @@ constexpr milliseconds kLinger(1000);
 constexpr int kMaxEvents = 256;
 // After an answer, a worker waits this long for the client's next request before it hands the
 // connection back to the reactor: a keep-alive client usually sends it at once, and serving it
-// on the same thread saves two thread switches per request. Bounded, so an idle client still
-// costs no thread.
+// on the same thread saves two thread switches, the socket mode changes and the reactor's
+// epoll_ctl calls per request. Bounded, so an idle client still costs no thread.
 constexpr milliseconds kNextRequestWait(2);
 
 Poco::Timespan timespan(milliseconds ms) {
@@ -68,8 +68,9 @@ class ConnectionJob : public Poco::Runnable {
 struct Front::Waiting {
     std::unique_ptr<ClientConnection> connection;
     Clock::time_point deadline;
-    bool idle = true;      // no byte of a head yet (a fresh or kept-alive connection)
-    bool closing = false;  // answered; draining what the client still sends
+    bool idle = true;          // no byte of a head yet (a fresh or kept-alive connection)
+    bool closing = false;      // answered; draining what the client still sends
+    bool handshaking = false;  // TLS: the handshake is not done yet
 };
 
 Front::Front(FrontSettings settings, Poco::Net::HTTPRequestHandlerFactory::Ptr handlers)
@@ -90,9 +91,14 @@ Front::~Front() {
     if (epoll_ >= 0) ::close(epoll_);
 }
 
-void Front::add_listener(Poco::Net::ServerSocket listener) {
+void Front::add_listener(Poco::Net::ServerSocket listener, bool tls) {
     listener.setBlocking(false);
-    listeners_.push_back(std::move(listener));
+    listeners_.push_back({std::move(listener), tls});
+}
+
+void Front::set_tls(std::shared_ptr<TlsContext> tls) {
+    std::lock_guard<std::mutex> lock(tls_mutex_);
+    tls_ = std::move(tls);
 }
 
 void Front::start() {
@@ -103,7 +109,7 @@ void Front::start() {
         epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event);
     };
     add(wake_);
-    for (auto& listener : listeners_) add(listener.impl()->sockfd());
+    for (auto& listener : listeners_) add(listener.socket.impl()->sockfd());
     reactor_ = std::thread([this] { run(); });
 }
 
@@ -158,7 +164,7 @@ void Front::run() {
             }
             bool is_listener = false;
             for (auto& listener : listeners_) {
-                if (listener.impl()->sockfd() == fd) {
+                if (listener.socket.impl()->sockfd() == fd) {
                     is_listener = true;
                     if (accepting_) accept_all(listener);
                 }
@@ -178,16 +184,23 @@ void Front::close_listeners() {
     std::lock_guard<std::mutex> lock(listeners_mutex_);
     if (listeners_closed_) return;
     for (auto& listener : listeners_) {
-        epoll_ctl(epoll_, EPOLL_CTL_DEL, listener.impl()->sockfd(), nullptr);
-        listener.close();
+        epoll_ctl(epoll_, EPOLL_CTL_DEL, listener.socket.impl()->sockfd(), nullptr);
+        listener.socket.close();
     }
     listeners_closed_ = true;
     listeners_closed_cv_.notify_all();
 }
 
-void Front::accept_all(Poco::Net::ServerSocket& listener) {
+void Front::accept_all(Listener& listener) {
+    std::shared_ptr<TlsContext> tls;
+    if (listener.tls) {
+        std::lock_guard<std::mutex> lock(tls_mutex_);
+        tls = tls_;
+        if (!tls) return;  // no certificate (cannot happen once the engine has started)
+    }
     while (true) {
-        int fd = ::accept4(listener.impl()->sockfd(), nullptr, nullptr, SOCK_CLOEXEC);
+        int fd = ::accept4(listener.socket.impl()->sockfd(), nullptr, nullptr,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno == EMFILE || errno == ENFILE) {
@@ -198,18 +211,24 @@ void Front::accept_all(Poco::Net::ServerSocket& listener) {
         }
         Poco::Net::StreamSocket socket(new Poco::Net::StreamSocketImpl(fd));
         try {
+            socket.setBlocking(false);
             socket.setNoDelay(true);  // small SSE writes must not wait for Nagle
-            socket.setReceiveTimeout(timespan(settings_.client_idle_timeout));
-            socket.setSendTimeout(timespan(settings_.client_send_timeout));
             auto connection =
-                std::make_unique<ClientConnection>(std::move(socket), listener.address());
+                std::make_unique<ClientConnection>(std::move(socket), listener.socket.address());
+            if (tls) connection->start_tls(tls->native());
             if (waiting_.size() + busy_ >= settings_.max_connections) {
                 std::string answer =
                     error_response(settings_, 503, "server_busy", "too many open connections", 1);
-                ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (!tls) ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
                 continue;  // the connection closes with its object
             }
+            bool handshaking = connection->secure();
             watch(std::move(connection), Clock::now() + settings_.header_timeout, true);
+            if (auto it = waiting_.find(fd); handshaking && it != waiting_.end()) {
+                it->second->handshaking = true;
+                // The handshake, like a head, must be done within header_timeout.
+                it->second->idle = false;
+            }
         } catch (const Poco::Exception&) {
             // The client went away already (peerAddress fails): nothing to serve.
         }
@@ -231,6 +250,13 @@ void Front::watch(std::unique_ptr<ClientConnection> connection, Clock::time_poin
     waiting_[fd] = std::move(waiting);
 }
 
+void Front::want_write(int fd, bool on) {
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u);
+    event.data.fd = fd;
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &event);
+}
+
 void Front::forget(int fd) {
     auto it = waiting_.find(fd);
     if (it == waiting_.end()) return;
@@ -250,6 +276,23 @@ void Front::on_readable(int fd) {
         }
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) forget(fd);
         return;
+    }
+    if (w.handshaking) {
+        switch (w.connection->handshake()) {
+            case ClientConnection::Handshake::failed:
+                forget(fd);  // plain HTTP on a TLS port, or a client that does not trust us
+                return;
+            case ClientConnection::Handshake::want_read:
+                want_write(fd, false);
+                return;
+            case ClientConnection::Handshake::want_write:
+                want_write(fd, true);
+                return;
+            case ClientConnection::Handshake::done:
+                want_write(fd, false);
+                w.handshaking = false;
+                break;  // application data may have come with the last flight
+        }
     }
     size_t before = w.connection->pending().size();
     auto fill = w.connection->fill(settings_.limits.max_bytes + 1);
@@ -318,7 +361,7 @@ void Front::answer_and_close(int fd, int status, const std::string& code,
     if (it == waiting_.end()) return;
     Waiting& w = *it->second;
     std::string answer = error_response(settings_, status, code, message, retry_after_s);
-    ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (!w.handshaking) w.connection->send_now(answer);
     ::shutdown(fd, SHUT_WR);
     w.closing = true;
     deadlines_.erase({w.deadline, fd});
@@ -329,6 +372,10 @@ void Front::answer_and_close(int fd, int status, const std::string& code,
 void Front::dispatch(std::unique_ptr<ClientConnection> connection, RequestHead head) {
     ++busy_;
     try {
+        Poco::Net::StreamSocket& socket = connection->socket();
+        socket.setBlocking(true);
+        socket.setReceiveTimeout(timespan(settings_.client_idle_timeout));
+        socket.setSendTimeout(timespan(settings_.client_send_timeout));
         auto* raw = connection.release();
         auto job = new ConnectionJob([this, raw, head = std::move(head)]() mutable {
             serve(std::unique_ptr<ClientConnection>(raw), std::move(head));
@@ -345,7 +392,7 @@ void Front::dispatch(std::unique_ptr<ClientConnection> connection, RequestHead h
         if (!connection) return;
         std::string answer = error_response(settings_, 503, "server_busy",
                                             "no request thread available: " + e.displayText(), 1);
-        ::send(connection->fd(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        connection->send_now(answer);
     }
 }
 
@@ -392,12 +439,14 @@ void Front::serve(std::unique_ptr<ClientConnection> connection, RequestHead head
         }
         keep = response.finish() && request.body_consumed() && accepting_;
         if (!keep) break;
+        connection->drain_tls_pending();
         HeadScan next = scan_request_head(connection->pending(), settings_.limits);
         if (next.status == HeadStatus::complete) {
             head = std::move(next.head);  // pipelined: answered in order, on this thread
             continue;
         }
-        if (next.status == HeadStatus::incomplete && next_request_arrives(*connection)) {
+        if (next.status == HeadStatus::incomplete && !connection->secure() &&
+            next_request_arrives(*connection)) {
             next = scan_request_head(connection->pending(), settings_.limits);
             if (next.status == HeadStatus::complete) {
                 head = std::move(next.head);
@@ -426,6 +475,7 @@ void Front::serve(std::unique_ptr<ClientConnection> connection, RequestHead head
 }
 
 // True if bytes of a next request arrived within kNextRequestWait (they are in pending()).
+// Plain connections only: a TLS record may arrive in parts, and OpenSSL would block for the rest.
 bool Front::next_request_arrives(ClientConnection& connection) {
     pollfd p{connection.fd(), POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(kNextRequestWait.count())) <= 0) return false;
@@ -433,6 +483,11 @@ bool Front::next_request_arrives(ClientConnection& connection) {
 }
 
 void Front::hand_back(std::unique_ptr<ClientConnection> connection) {
+    try {
+        connection->socket().setBlocking(false);
+    } catch (const Poco::Exception&) {
+        return;
+    }
     {
         std::lock_guard<std::mutex> lock(returned_mutex_);
         if (stopping_) return;

@@ -26,6 +26,7 @@
 
 #include "http/client_connection.hpp"
 #include "http/request_head.hpp"
+#include "http/tls.hpp"
 
 namespace gradatum::http {
 
@@ -49,8 +50,10 @@ class Front {
     Front(const Front&) = delete;
     Front& operator=(const Front&) = delete;
 
-    // Before start(): a bound, listening socket.
-    void add_listener(Poco::Net::ServerSocket listener);
+    // Before start(): a bound, listening socket; `tls`: its connections speak TLS first.
+    void add_listener(Poco::Net::ServerSocket listener, bool tls = false);
+    // The certificate of the TLS listeners; a later call (a reload) applies to new connections.
+    void set_tls(std::shared_ptr<TlsContext> tls);
     void start();
     // Closes the listeners (new clients are refused), and answers requests that arrive on open
     // connections with 503 from now on.
@@ -62,10 +65,15 @@ class Front {
 
   private:
     struct Waiting;
+    struct Listener {
+        Poco::Net::ServerSocket socket;
+        bool tls;
+    };
     using Clock = std::chrono::steady_clock;
 
     void run();
-    void accept_all(Poco::Net::ServerSocket& listener);
+    void accept_all(Listener& listener);
+    void want_write(int fd, bool on);
     void watch(std::unique_ptr<ClientConnection> connection, Clock::time_point deadline, bool idle);
     void on_readable(int fd);
     void on_deadline(int fd);
@@ -85,7 +93,9 @@ class Front {
     Poco::Net::HTTPRequestHandlerFactory::Ptr handlers_;
     Poco::Net::HTTPServerParams::Ptr params_;
     Poco::ThreadPool pool_;
-    std::vector<Poco::Net::ServerSocket> listeners_;
+    std::vector<Listener> listeners_;
+    std::mutex tls_mutex_;
+    std::shared_ptr<TlsContext> tls_;
     int epoll_ = -1;
     int wake_ = -1;  // eventfd: connections handed back, or a command
     std::thread reactor_;

@@ -6,6 +6,7 @@
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 
+#include <chrono>
 #include <istream>
 #include <memory>
 
@@ -26,7 +27,7 @@ class ServerRequest : public Poco::Net::HTTPServerRequest {
     const Poco::Net::SocketAddress& serverAddress() const override;
     const Poco::Net::HTTPServerParams& serverParams() const override { return params_; }
     Poco::Net::HTTPServerResponse& response() const override { return response_; }
-    bool secure() const override { return false; }
+    bool secure() const override { return connection_.secure(); }
 
     ClientConnection& connection() { return connection_; }
     Poco::Net::StreamSocket& socket() { return connection_.socket(); }
@@ -41,6 +42,8 @@ class ServerRequest : public Poco::Net::HTTPServerRequest {
     void body_complete() { body_complete_ = true; }
     bool body_consumed() const;
     uint64_t content_length_left() const { return length_left_; }
+    // When the whole head had arrived: the start of the request's time in the engine.
+    std::chrono::steady_clock::time_point received_at() const { return received_at_; }
 
   private:
     class BodyStream;
@@ -52,6 +55,7 @@ class ServerRequest : public Poco::Net::HTTPServerRequest {
     bool chunked_;
     uint64_t length_left_;
     bool body_complete_ = false;
+    std::chrono::steady_clock::time_point received_at_ = std::chrono::steady_clock::now();
     std::unique_ptr<std::streambuf> body_buffer_;
     std::unique_ptr<std::istream> stream_;
 };

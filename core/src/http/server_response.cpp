@@ -19,6 +19,7 @@ class ServerResponse::BodyBuffer : public std::streambuf {
     }
 
     bool failed() const { return failed_; }
+    uint64_t written() const { return written_; }
 
     // The last chunk; nothing for other framings.
     bool end() {
@@ -41,6 +42,7 @@ class ServerResponse::BodyBuffer : public std::streambuf {
         size_t size = static_cast<size_t>(pptr() - pbase());
         setp(buffer_, buffer_ + sizeof buffer_);
         if (failed_) return -1;
+        if (framing_ != Framing::none) written_ += size;
         if (size == 0 || framing_ == Framing::none) return 0;
         if (framing_ == Framing::raw) {
             failed_ = !connection_.send_all(std::string_view(buffer_, size));
@@ -58,6 +60,7 @@ class ServerResponse::BodyBuffer : public std::streambuf {
     ClientConnection& connection_;
     Framing framing_;
     bool failed_ = false;
+    uint64_t written_ = 0;
     char buffer_[16384];
 };
 
@@ -87,6 +90,7 @@ std::ostream& ServerResponse::send() {
     }
     std::ostringstream head;
     write(head);  // status line, fields and the empty line
+    head_sent_at_ = std::chrono::steady_clock::now();
     bool ok = connection_.send_all(head.str());
     body_ = std::make_unique<BodyBuffer>(connection_, framing);
     stream_ = std::make_unique<std::ostream>(body_.get());
@@ -115,6 +119,10 @@ void ServerResponse::requireAuthentication(const std::string& realm) {
     set("WWW-Authenticate", "Basic realm=\"" + realm + "\"");
     setContentLength(0);
     send();
+}
+
+uint64_t ServerResponse::body_bytes() const {
+    return body_ ? body_->written() : handler_body_bytes_;
 }
 
 bool ServerResponse::finish() {

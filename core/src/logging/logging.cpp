@@ -1,12 +1,16 @@
 #include "logging/logging.hpp"
 
 #include <spdlog/async.h>
+#include <spdlog/formatter.h>
+#include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <atomic>
-#include <memory>
+#include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 namespace gradatum::logging {
 
@@ -15,42 +19,223 @@ namespace {
 // Room for bursts (llama-server prints a few hundred lines while loading) without much memory.
 constexpr size_t kQueuedLines = 8192;
 
+// Logger names: the default one, and one per (kind, model). A model name has no ':'.
+const std::string kEngineName = "gradatum";
+enum class Kind : char { model = 'M', child = 'C', plain = 'P' };
+
+std::string logger_name(Kind kind, const std::string& model) {
+    return std::string(1, static_cast<char>(kind)) + ":" + model;
+}
+
+void append(spdlog::memory_buf_t& dest, std::string_view text) {
+    dest.append(text.data(), text.data() + text.size());
+}
+
+// The one formatter of every sink: text as before, or one JSON object per line.
+class LineFormatter : public spdlog::formatter {
+  public:
+    explicit LineFormatter(Format format) : format_(format) {}
+
+    void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+        std::string_view name(msg.logger_name.data(), msg.logger_name.size());
+        Kind kind = Kind::plain;
+        std::string_view model;
+        if (name.size() > 2 && name[1] == ':') {
+            kind = static_cast<Kind>(name[0]);
+            model = name.substr(2);
+        }
+        auto level_name = spdlog::level::to_string_view(msg.level);
+        std::string_view level(level_name.data(), level_name.size());
+        std::string_view payload(msg.payload.data(), msg.payload.size());
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch())
+                      .count() %
+                  1000;
+        time_t seconds = spdlog::log_clock::to_time_t(msg.time);
+        tm parts{};
+        char stamp[40];
+        if (format_ == Format::json) {
+            gmtime_r(&seconds, &parts);
+            size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &parts);
+            snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(ms));
+            nlohmann::ordered_json line;
+            line["time"] = stamp;
+            line["level"] = std::string(level);
+            if (!model.empty()) line["model"] = std::string(model);
+            if (kind == Kind::child) line["source"] = "child";
+            line["message"] = std::string(payload);
+            // A child's bytes need not be UTF-8: replace what is not, never throw.
+            append(dest, line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+            append(dest, "\n");
+            return;
+        }
+        localtime_r(&seconds, &parts);
+        size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &parts);
+        snprintf(stamp + n, sizeof stamp - n, ".%03d ", static_cast<int>(ms));
+        append(dest, stamp);
+        msg.color_range_start = dest.size();
+        append(dest, level);
+        msg.color_range_end = dest.size();
+        append(dest, " ");
+        if (!model.empty() && kind == Kind::model) {
+            append(dest, "model ");
+            append(dest, model);
+            append(dest, ": ");
+        } else if (!model.empty() && kind == Kind::child) {
+            append(dest, "[");
+            append(dest, model);
+            append(dest, "] ");
+        }
+        append(dest, payload);
+        append(dest, "\n");
+    }
+
+    std::unique_ptr<spdlog::formatter> clone() const override {
+        return std::make_unique<LineFormatter>(format_);
+    }
+
+  private:
+    Format format_;
+};
+
+// Written to by the logging thread only (or by late synchronous lines): each line is flushed,
+// so that the file is current for whoever reads it (tail -f, a test).
+class FlushingSink final : public spdlog::sinks::sink {
+  public:
+    explicit FlushingSink(spdlog::sink_ptr inner) : inner_(std::move(inner)) {}
+    void log(const spdlog::details::log_msg& msg) override {
+        inner_->log(msg);
+        inner_->flush();
+    }
+    void flush() override { inner_->flush(); }
+    void set_pattern(const std::string& pattern) override { inner_->set_pattern(pattern); }
+    void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+        inner_->set_formatter(std::move(formatter));
+    }
+
+  private:
+    spdlog::sink_ptr inner_;
+};
+
+std::mutex g_mutex;  // guards everything below but g_pool's counter
 std::shared_ptr<spdlog::details::thread_pool> g_pool;
+std::vector<spdlog::sink_ptr> g_sinks;
+spdlog::level::level_enum g_level = spdlog::level::info;
+bool g_async = false;
 // Kept for the life of the process: spdlog's free functions use a raw pointer to the default
-// logger, so a thread that logs while shutdown() swaps it must not find it freed.
+// logger, so a thread that logs while shutdown() swaps it must not find it freed. The same for
+// the model loggers: a caller may hold one while shutdown() replaces it.
 std::shared_ptr<spdlog::logger> g_logger;
-std::mutex g_reported_mutex;
+std::map<std::string, std::shared_ptr<spdlog::logger>> g_models;
+std::vector<std::shared_ptr<spdlog::logger>> g_retired;
 size_t g_reported = 0;  // overruns already returned by take_dropped()
+
+std::shared_ptr<spdlog::logger> make_logger(const std::string& name) {
+    std::shared_ptr<spdlog::logger> logger;
+    if (g_async) {
+        logger =
+            std::make_shared<spdlog::async_logger>(name, g_sinks.begin(), g_sinks.end(), g_pool,
+                                                   spdlog::async_overflow_policy::overrun_oldest);
+    } else {
+        logger = std::make_shared<spdlog::logger>(name, g_sinks.begin(), g_sinks.end());
+    }
+    logger->set_level(g_level);
+    return logger;
+}
+
+// Rebuilds the default logger and every model logger over the current sinks (under g_mutex).
+void rebuild_loggers() {
+    if (g_logger) g_retired.push_back(g_logger);
+    g_logger = make_logger(kEngineName);
+    spdlog::set_default_logger(g_logger);
+    for (auto& [name, logger] : g_models) {
+        g_retired.push_back(logger);
+        logger = make_logger(name);
+    }
+}
+
+std::shared_ptr<spdlog::logger> logger_for(Kind kind, const std::string& model) {
+    std::string name = logger_name(kind, model);
+    std::lock_guard<std::mutex> lock(g_mutex);
+    // The level may have been changed through spdlog::set_level (it sets the default logger's).
+    if (g_logger) g_level = g_logger->level();
+    auto& logger = g_models[name];
+    if (!logger) logger = make_logger(name);
+    logger->set_level(g_level);
+    return logger;
+}
 
 }  // namespace
 
 void init() {
+    std::lock_guard<std::mutex> lock(g_mutex);
     g_pool = std::make_shared<spdlog::details::thread_pool>(kQueuedLines, 1);
-    auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-    g_logger = std::make_shared<spdlog::async_logger>(
-        "gradatum", sink, g_pool, spdlog::async_overflow_policy::overrun_oldest);
-    g_logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
-    spdlog::set_default_logger(g_logger);
+    auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    console->set_formatter(std::make_unique<LineFormatter>(Format::text));
+    g_sinks = {console};
+    g_async = true;
+    rebuild_loggers();
+}
+
+void configure(const Settings& settings) {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    std::vector<spdlog::sink_ptr> sinks;
+    auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    sinks.push_back(console);
+    if (!settings.file.empty()) {
+        try {
+            sinks.push_back(std::make_shared<FlushingSink>(
+                std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+                    settings.file, settings.max_size_bytes, settings.max_files)));
+        } catch (const std::exception& e) {
+            throw FileError("cannot open '" + settings.file + "': " + e.what());
+        }
+        console->set_level(spdlog::level::warn);
+    }
+    for (auto& sink : sinks) sink->set_formatter(std::make_unique<LineFormatter>(settings.format));
+    g_sinks = std::move(sinks);
+    g_level = spdlog::level::from_str(settings.level);
+    rebuild_loggers();
+}
+
+std::shared_ptr<spdlog::logger> for_model(const std::string& name) {
+    return logger_for(Kind::model, name);
+}
+
+std::shared_ptr<spdlog::logger> for_child(const std::string& name) {
+    return logger_for(Kind::child, name);
+}
+
+std::shared_ptr<spdlog::logger> for_model_plain(const std::string& name) {
+    return logger_for(Kind::plain, name);
 }
 
 size_t take_dropped() {
+    std::lock_guard<std::mutex> lock(g_mutex);
     if (!g_pool) return 0;
-    std::lock_guard<std::mutex> lock(g_reported_mutex);
     size_t total = g_pool->overrun_counter();
     size_t fresh = total - g_reported;
     g_reported = total;
     return fresh;
 }
 
+size_t dropped_total() {
+    return g_pool ? g_pool->overrun_counter() : 0;
+}
+
 void shutdown() {
-    if (!g_pool) return;
-    // Late lines go straight to stderr; the pool's destructor writes out the queue and joins.
-    auto late = std::make_shared<spdlog::logger>(
-        "gradatum-exit", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-    late->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
-    late->set_level(g_logger->level());
-    spdlog::set_default_logger(late);
-    g_pool.reset();
+    std::shared_ptr<spdlog::details::thread_pool> pool;
+    {
+        std::lock_guard<std::mutex> lock(g_mutex);
+        if (!g_pool) return;
+        // Late lines go straight to the sinks, synchronously.
+        g_level = g_logger->level();
+        g_async = false;
+        rebuild_loggers();
+        pool = std::move(g_pool);
+    }
+    // The pool's destructor writes out the queue and joins (outside the lock: a queued line's
+    // sink may be slow).
+    pool.reset();
 }
 
 }  // namespace gradatum::logging

@@ -1,6 +1,14 @@
 #include "proxy/engine_endpoints.hpp"
 
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
 #include <nlohmann/json.hpp>
+
+#include <map>
+
+#include "logging/logging.hpp"
 
 #include "proxy/openai_error.hpp"
 #include "supervisor/model_supervisor.hpp"
@@ -66,6 +74,36 @@ void answer_admin_models(const std::vector<ModelSupervisor*>& models,
                         {"waiting", s.waiting}});
     }
     send_json(response, {{"object", "list"}, {"data", data}});
+}
+
+void answer_metrics(const std::vector<ModelSupervisor*>& models, const ops::Metrics& metrics,
+                    size_t busy_threads, bool children, Poco::Net::HTTPServerResponse& response) {
+    std::string text = metrics.render(models, busy_threads, logging::dropped_total());
+    if (children) {
+        std::map<std::string, bool> seen;
+        for (auto* model : models) {
+            auto target = model->serving_target();
+            if (!target) continue;
+            try {
+                Poco::Net::HTTPClientSession session(target->host, target->port);
+                session.setTimeout(Poco::Timespan(2, 0));
+                Poco::Net::HTTPRequest request("GET", "/metrics", "HTTP/1.1");
+                for (const auto& [name, value] : target->headers) request.set(name, value);
+                session.sendRequest(request);
+                Poco::Net::HTTPResponse answer;
+                std::istream& body = session.receiveResponse(answer);
+                std::string child;
+                Poco::StreamCopier::copyToString(body, child);
+                if (answer.getStatus() == 200)
+                    text += ops::label_exposition(child, model->name(), seen);
+            } catch (const Poco::Exception&) {
+                // A child that cannot answer now has no metrics in this scrape.
+            }
+        }
+    }
+    response.setContentType("text/plain; version=0.0.4");  // the exposition format's own type
+    response.setContentLength64(static_cast<Poco::Int64>(text.size()));
+    response.send() << text;
 }
 
 }  // namespace gradatum::proxy

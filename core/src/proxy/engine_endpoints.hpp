@@ -6,6 +6,8 @@
 
 #include <vector>
 
+#include "ops/metrics.hpp"
+
 namespace gradatum {
 class ModelSupervisor;
 }
@@ -24,5 +26,10 @@ void answer_models(const std::vector<ModelSupervisor*>& models,
 // waiting requests of every model.
 void answer_admin_models(const std::vector<ModelSupervisor*>& models,
                          Poco::Net::HTTPServerResponse& response);
+
+// GET /metrics: the engine's metrics (Prometheus text format), and with `children` each ready
+// child's own /metrics with a model label.
+void answer_metrics(const std::vector<ModelSupervisor*>& models, const ops::Metrics& metrics,
+                    size_t busy_threads, bool children, Poco::Net::HTTPServerResponse& response);
 
 }  // namespace gradatum::proxy

@@ -97,7 +97,18 @@ class Batch {
         add(owned_[owned_count_].data(), owned_[owned_count_].size());
         ++owned_count_;
     }
-    bool send(int fd) { return count_ == 0 || send_all(fd, iov_, count_); }
+    // Every byte, blocking (bounded by the send timeout); TLS connections write through their
+    // session (one record per batch). False if the client is gone or stopped reading.
+    bool send(http::ClientConnection& client) {
+        if (count_ == 0) return true;
+        if (client.secure()) return client.send_all(iov_, count_);
+        return send_all(client.fd(), iov_, count_);
+    }
+    size_t total() const {
+        size_t n = 0;
+        for (int i = 0; i < count_; ++i) n += iov_[i].iov_len;
+        return n;
+    }
 
     // One write that never blocks. False if the client is gone; what did not fit is appended to
     // `rest` (the caller finishes it with a blocking write).
@@ -355,7 +366,9 @@ class RelayedStream : public StreamRelay::Stream {
                 Batch out;
                 if (!body_.take(buffer, static_cast<size_t>(n), out))
                     return stop(Stop::bad_framing);
+                const size_t before = rest.size();
                 if (!out.send_now(client_fd, rest)) return stop(Stop::client_gone);
+                sent += out.total() - (rest.size() - before);
                 if (!rest.empty()) return stop(Stop::client_busy);
                 if (body_.complete()) return stop(Stop::complete);
                 continue;
@@ -380,7 +393,8 @@ class RelayedStream : public StreamRelay::Stream {
 
     Stop stopped = Stop::none;
     std::string why;
-    std::string rest;  // bytes the client could not take at once
+    std::string rest;   // bytes the client could not take at once
+    uint64_t sent = 0;  // body bytes written on the relay thread (for the metrics)
 
   private:
     bool stop(Stop why_stopped) {
@@ -411,6 +425,7 @@ class Exchange {
           upstream_(upstream),
           reused_(reused),
           client_(static_cast<http::ServerRequest&>(request).socket()),
+          connection_(static_cast<http::ServerRequest&>(request).connection()),
           client_fd_(client_.impl()->sockfd()),
           what_(request.getMethod() + " " + request.getURI()) {}
 
@@ -589,8 +604,13 @@ class Exchange {
         if (!body.take(rest, rest_size, first)) return broke(head, body, "bad chunked framing");
         head_sent_ = true;  // from here on, whatever happens, the client had an answer begun
         static_cast<http::ServerResponse&>(response_).mark_sent_by_handler();
-        if (!first.send(client_fd_)) return client_left();
-        if (head.event_stream && !body.complete()) return relay_events(head, body, framing);
+        if (!first.send(connection_)) return client_left();
+        sent_body(first.total() - out_head.size());
+        // Event streams move on the relay thread; TLS connections stay with their thread (an
+        // OpenSSL session is written by one thread, blocking).
+        if (head.event_stream && !body.complete() && !connection_.secure()) {
+            return relay_events(head, body, framing);
+        }
         char buffer[kReadSize];
         while (!body.complete()) {
             ssize_t n = 0;
@@ -600,13 +620,14 @@ class Exchange {
                     if (!body.take(buffer, static_cast<size_t>(n), out)) {
                         return broke(head, body, "bad chunked framing from the backend");
                     }
-                    if (!out.send(client_fd_)) return client_left();
+                    if (!out.send(connection_)) return client_left();
+                    sent_body(out.total());
                     continue;
                 case Got::end:
                     // A close ends such a body, unless the engine caused it (an abort).
                     if (framing == Framing::until_close && !job_.ticket.aborted()) {
                         body.end(out);
-                        if (!out.send(client_fd_)) return client_left();
+                        if (!out.send(connection_)) return client_left();
                         return Outcome::done;
                     }
                     return broke(head, body,
@@ -631,12 +652,15 @@ class Exchange {
         while (true) {
             stream.stopped = RelayedStream::Stop::none;
             job_.upstream.relay().run(stream);
+            sent_body(stream.sent);
+            stream.sent = 0;
             switch (stream.stopped) {
                 case RelayedStream::Stop::complete:
                     return Outcome::done;  // streams never go back to the pool
                 case RelayedStream::Stop::client_busy: {
                     iovec part{stream.rest.data(), stream.rest.size()};
                     bool sent = send_all(client_fd_, &part, 1);  // bounded by the send timeout
+                    sent_body(stream.rest.size());
                     stream.rest.clear();
                     if (!sent) return client_left();
                     if (body.complete()) return Outcome::done;
@@ -648,7 +672,7 @@ class Exchange {
                     if (framing == Framing::until_close && !job_.ticket.aborted()) {
                         Batch out;
                         body.end(out);
-                        if (!out.send(client_fd_)) return client_left();
+                        if (!out.send(connection_)) return client_left();
                         return Outcome::done;
                     }
                     return broke(head, body,
@@ -665,6 +689,10 @@ class Exchange {
                     return broke(head, body, stream.why.empty() ? "relay error" : stream.why);
             }
         }
+    }
+
+    void sent_body(uint64_t bytes) {
+        static_cast<http::ServerResponse&>(response_).add_body_bytes(bytes);
     }
 
     Outcome client_left() {
@@ -687,7 +715,7 @@ class Exchange {
             // Clients of a stream never hang: they get a last event saying what happened.
             Batch out;
             if (body.end_with_event(sse_error_event(errors::upstream_failed, message), out)) {
-                if (!out.send(client_fd_)) response_.setKeepAlive(false);
+                if (!out.send(connection_)) response_.setKeepAlive(false);
                 return Outcome::done;
             }
         }
@@ -711,6 +739,7 @@ class Exchange {
     UpstreamConnection& upstream_;
     const bool reused_;
     Poco::Net::StreamSocket& client_;
+    http::ClientConnection& connection_;
     const int client_fd_;
     const std::string what_;
     bool first_byte_ = true;
@@ -765,7 +794,7 @@ std::string upstream_request_head(const Poco::Net::HTTPServerRequest& request,
     for (const auto& [name, value] : target.headers) append_header(head, name, value);
     append_header(head, "X-Forwarded-For",
                   forwarded_for + request.clientAddress().host().toString());
-    head += "X-Forwarded-Proto: http\r\n";
+    head += request.secure() ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n";
     append_header(
         head, "Via",
         via + (request.getVersion() == Poco::Net::HTTPMessage::HTTP_1_0 ? "1.0 " : "1.1 ") + kVia);

@@ -9,6 +9,7 @@
 
 #include "gradatum/config_values.hpp"
 #include "http/server_request.hpp"
+#include "http/server_response.hpp"
 #include "proxy/body_intake.hpp"
 #include "proxy/engine_endpoints.hpp"
 #include "proxy/forwarder.hpp"
@@ -79,10 +80,41 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
             spdlog::error("{} {}: {}", request.getMethod(), request.getURI(), e.what());
             if (!response.sent()) send_error(response, errors::internal_error, e.what());
         }
+        account(static_cast<http::ServerRequest&>(request),
+                static_cast<http::ServerResponse&>(response));
     }
 
   private:
+    // The request's line in the metrics.
+    void account(http::ServerRequest& request, http::ServerResponse& response) {
+        using Seconds = std::chrono::duration<double>;
+        auto now = std::chrono::steady_clock::now();
+        ops::Metrics::Request r;
+        r.model = served_model_;
+        r.route = ops::route_label(request.getURI().substr(0, request.getURI().find('?')));
+        r.status = response.sent() ? static_cast<int>(response.getStatus()) : 0;
+        r.seconds = Seconds(now - request.received_at()).count();
+        if (response.sent())
+            r.first_byte_s = Seconds(response.head_sent_at() - request.received_at()).count();
+        r.bytes_in = body_bytes_;
+        r.bytes_out = response.body_bytes();
+        door_.metrics.record(r);
+    }
+
     void handle(HTTPServerRequest& request, HTTPServerResponse& response) {
+        auto& server_request = static_cast<http::ServerRequest&>(request);
+        if (door_.metrics_address && server_request.serverAddress() == *door_.metrics_address) {
+            // server.metrics_listen serves the metrics and nothing else.
+            const std::string p = request.getURI().substr(0, request.getURI().find('?'));
+            if (p == "/metrics" && request.getMethod() == "GET") {
+                answer_metrics(door_.models, door_.metrics, door_.busy_threads(),
+                               door_.metrics_children, response);
+            } else {
+                send_error(response, errors::not_found,
+                           "only GET /metrics is served on server.metrics_listen");
+            }
+            return;
+        }
         if (door_.draining) {
             refuse(request, response, errors::shutting_down, "the engine is shutting down", 5);
             return;
@@ -120,6 +152,12 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
                 return;
         }
 
+        body_bytes_ = body.size();
+        if (path == "/metrics" && method == "GET") {
+            answer_metrics(door_.models, door_.metrics, door_.busy_threads(),
+                           door_.metrics_children, response);
+            return;
+        }
         if (health) {
             answer_health(door_.models, response);
             return;
@@ -138,6 +176,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
             send_error(response, errors::model_not_found, route_error);
             return;
         }
+        served_model_ = door_.metrics.model_index(model->name());
         serve(*model, request, body, response);
     }
 
@@ -185,6 +224,8 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
     }
 
     FrontDoor& door_;
+    int served_model_ = -1;  // for the metrics: -1 until a model takes the request
+    uint64_t body_bytes_ = 0;
 };
 
 }  // namespace

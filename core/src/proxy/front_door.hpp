@@ -4,11 +4,16 @@
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 
+#include <Poco/Net/SocketAddress.h>
+
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include "ops/metrics.hpp"
 #include "proxy/client_keys.hpp"
 #include "proxy/router.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -27,6 +32,11 @@ struct FrontDoor {
     std::chrono::milliseconds client_idle_timeout;  // for the 408 message
     ClientKeys keys;
     bool health_requires_key;
+    ops::Metrics& metrics;
+    bool metrics_children;  // merge each ready child's own /metrics into the engine's
+    // server.metrics_listen: the listener that serves /metrics only (unset: none).
+    std::optional<Poco::Net::SocketAddress> metrics_address;
+    std::function<size_t()> busy_threads;
     std::atomic<bool> draining{false};
     std::unique_ptr<UpstreamPool> upstream{};  // connections to the children, set by the engine
 };

@@ -21,6 +21,8 @@ using std::chrono::milliseconds;
 const std::string kChildHost = "127.0.0.1";
 // After SIGKILL: how long a child may take to be reaped before it counts as stuck.
 constexpr milliseconds kKillGrace(5000);
+// While a model loads: a "loading m: N s" line this often.
+constexpr milliseconds kProgressInterval(5000);
 // After the child was seen to exit (or was killed and waited for): the exit notice's last steps.
 constexpr milliseconds kExitNoticeGrace(1000);
 
@@ -121,8 +123,9 @@ void ModelSupervisor::set_state(ModelState state, const std::string& reason) {
         changed_.notify_all();
     }
     auto level = state == ModelState::failed ? spdlog::level::err : spdlog::level::info;
-    spdlog::log(level, "model {}: {} -> {}: {}", settings_.name, to_string(old), to_string(state),
-                reason);
+    logging::for_model(settings_.name)
+        ->log(level, "{} -> {}: {}", to_string(old), to_string(state), reason);
+    if (observer_) observer_(settings_.name, state, reason);
 }
 
 void ModelSupervisor::wait_for_event(milliseconds timeout) {
@@ -172,6 +175,26 @@ Admission ModelSupervisor::admit(uint64_t after_generation) {
     return admission;
 }
 
+// What ended a child, as a metric label: a short, fixed vocabulary.
+std::string restart_cause(const ExitInfo& info) {
+    if (info.exec_failed) return "exec_failed";
+    if (info.stopped_by_core) {
+        if (info.core_reason.find("liveness") != std::string::npos) return "liveness";
+        if (info.core_reason.find("ready_timeout") != std::string::npos) return "ready_timeout";
+        if (info.core_reason.find("readiness probe") != std::string::npos) return "probe_failed";
+        return "stopped";
+    }
+    if (!info.core_reason.empty()) return "spawn_failed";
+    if (info.signal != 0) return "signal";
+    return info.was_ready ? "exited" : "load_failed";
+}
+
+std::optional<Target> ModelSupervisor::serving_target() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (state_ != ModelState::ready || !child_alive_) return std::nullopt;
+    return target_;
+}
+
 ModelStatus ModelSupervisor::status() const {
     ModelStatus s;
     {
@@ -187,6 +210,10 @@ ModelStatus ModelSupervisor::status() const {
         s.restarts = restarts_;
         s.ready_count = ready_count_;
         s.last_exit = last_exit_;
+        s.last_exit_code = last_exit_code_;
+        s.last_exit_signal = last_exit_signal_;
+        s.last_load_s = static_cast<double>(last_load_ms_) / 1000;
+        s.restarts_by_reason = restarts_by_reason_;
         s.waiting = waiting_;
     }
     s.in_flight = in_flight_.count();
@@ -224,6 +251,7 @@ void ModelSupervisor::supervise() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             ++restarts_;
+            ++restarts_by_reason_[restart_cause(info)];
         }
         set_state(ModelState::backoff,
                   decision.reason + "; restarting in " + std::to_string(decision.delay_ms) + " ms");
@@ -260,10 +288,16 @@ ExitInfo ModelSupervisor::run_child_once() {
             std::lock_guard<std::mutex> lock(mutex_);
             child_alive_ = true;
         }
+        {
+            std::lock_guard<std::mutex> lock(output_mutex_);
+            last_output_ = Clock::now();
+            last_line_.clear();
+        }
         child = ChildProcess::spawn(
             spec,
-            [model](bool, const std::string& line) {
-                spdlog::info("[{}] {}", model, line);  // never blocks: see logging.hpp
+            [this, model](bool, const std::string& line) {
+                note_output(line);
+                logging::for_child(model)->info("{}", line);  // never blocks: see logging.hpp
                 if (size_t dropped = logging::take_dropped()) {
                     spdlog::warn("{} log line(s) dropped: stderr is not keeping up", dropped);
                 }
@@ -278,7 +312,7 @@ ExitInfo ModelSupervisor::run_child_once() {
             std::lock_guard<std::mutex> lock(mutex_);
             child_alive_ = false;
         }
-        spdlog::error("model {}: {}", model, e.what());
+        logging::for_model(model)->error("{}", e.what());
         info.exit_code = 127;
         info.exec_failed = e.exec_failed();
         info.core_reason = e.what();
@@ -292,7 +326,7 @@ ExitInfo ModelSupervisor::run_child_once() {
         child_started_ = spawned;
         ++starts_;
     }
-    spdlog::info("model {}: child pid {} started", model, child->pid());
+    logging::for_model(model)->info("child pid {} started", child->pid());
 
     if (await_ready(*child, target, probe, info)) {
         info.was_ready = true;
@@ -309,25 +343,37 @@ ExitInfo ModelSupervisor::run_child_once() {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         last_exit_ = child->exit_status() ? status.describe() : "did not exit after SIGKILL";
+        last_exit_code_ = status.code;
+        last_exit_signal_ = status.signal;
     }
     info.stderr_tail = child->stderr_tail();
     info.uptime_ms = ms_since(spawned);
     info.now_ms = monotonic_ms();
     if (!info.stopped_by_core) {
-        spdlog::error("model {}: child pid {} {} after {} ms{}{}", model, child->pid(),
-                      status.describe(), info.uptime_ms, info.was_ready ? "" : " while loading",
-                      info.stderr_tail.empty() ? "" : "; last stderr lines:\n" + info.stderr_tail);
+        logging::for_model(model)->error(
+            "child pid {} {} after {} ms{}{}", child->pid(), status.describe(), info.uptime_ms,
+            info.was_ready ? "" : " while loading",
+            info.stderr_tail.empty() ? "" : "; last stderr lines:\n" + info.stderr_tail);
     } else {
-        spdlog::info("model {}: child pid {} {} ({})", model, child->pid(), status.describe(),
-                     info.core_reason);
+        logging::for_model(model)->info("child pid {} {} ({})", child->pid(), status.describe(),
+                                        info.core_reason);
     }
     return info;
 }
 
+void ModelSupervisor::note_output(const std::string& line) {
+    std::lock_guard<std::mutex> lock(output_mutex_);
+    last_output_ = Clock::now();
+    if (!line.empty()) last_line_ = line;
+}
+
+// ready_timeout is the longest time without progress, not the total: every line the child
+// prints while loading (tensors, warm-up, ...) moves the deadline, so a slow but moving load is
+// not killed, while a silent one is.
 bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
                                   const ProbeRequest& probe, ExitInfo& info) {
     auto spawned = Clock::now();
-    auto deadline = spawned + settings_.ready_timeout;
+    auto next_progress_log = spawned + kProgressInterval;
     auto probe_timeout = std::min(settings_.liveness.timeout, milliseconds(2000));
     while (true) {
         if (child_exited()) return false;
@@ -335,12 +381,30 @@ bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
             stop_child(child, "engine stopping", info);
             return false;
         }
-        if (Clock::now() >= deadline) {
-            stop_child(
-                child,
-                "not ready after " + format_seconds(settings_.ready_timeout) + " (ready_timeout)",
-                info);
+        Clock::time_point last_output;
+        std::string last_line;
+        {
+            std::lock_guard<std::mutex> lock(output_mutex_);
+            last_output = std::max(last_output_, spawned);
+            last_line = last_line_;
+        }
+        auto now = Clock::now();
+        if (now >= last_output + settings_.ready_timeout) {
+            stop_child(child,
+                       "not ready after " + format_seconds(settings_.ready_timeout) +
+                           " without progress (ready_timeout; loading for " +
+                           format_seconds(std::chrono::duration_cast<milliseconds>(now - spawned)) +
+                           (last_line.empty() ? "" : "; last line: " + shorten(last_line, 200)) +
+                           ")",
+                       info);
             return false;
+        }
+        if (now >= next_progress_log) {
+            auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - spawned).count();
+            logging::for_model_plain(settings_.name)
+                ->info("loading {}: {} s{}", settings_.name, seconds,
+                       last_line.empty() ? "" : "; llama-server: " + shorten(last_line, 200));
+            next_progress_log += kProgressInterval;
         }
         ProbeAnswer answer =
             http_probe(target.host, target.port, probe.method, probe.path, probe_timeout);
@@ -351,6 +415,7 @@ bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
                 target_ = target;
                 ++generation_;
                 ++ready_count_;
+                last_load_ms_ = ms_since(spawned);
             }
             set_state(ModelState::ready, "probe " + probe.path + " answered " +
                                              std::to_string(answer.status) + " after " +
@@ -389,8 +454,9 @@ void ModelSupervisor::watch_liveness(ChildProcess& child, const Target& target,
         ++failures;
         std::string what =
             answer.status == 0 ? answer.error : "status " + std::to_string(answer.status);
-        spdlog::warn("model {}: liveness probe failed ({}/{}): {}", settings_.name, failures,
-                     settings_.liveness.failures, what);
+        logging::for_model(settings_.name)
+            ->warn("liveness probe failed ({}/{}): {}", failures, settings_.liveness.failures,
+                   what);
         if (failures >= settings_.liveness.failures) {
             stop_child(child,
                        "liveness probe failed " + std::to_string(failures) + " times in a row",
@@ -410,14 +476,16 @@ void ModelSupervisor::stop_child(ChildProcess& child, const std::string& reason,
     child.signal_group(SIGTERM);
     auto stop_timeout = settings_.stop_timeout;
     if (!child.wait_exit(stop_timeout)) {
-        spdlog::warn("model {}: child pid {} did not exit {} ms after SIGTERM; sending SIGKILL",
-                     settings_.name, child.pid(), stop_timeout.count());
+        logging::for_model(settings_.name)
+            ->warn("child pid {} did not exit {} ms after SIGTERM; sending SIGKILL", child.pid(),
+                   stop_timeout.count());
         child.signal_group(SIGKILL);
         if (!child.wait_exit(kKillGrace)) {
-            spdlog::error(
-                "model {}: child pid {} did not exit {} ms after SIGKILL (stuck in the "
-                "kernel?); giving up on it",
-                settings_.name, child.pid(), kKillGrace.count());
+            logging::for_model(settings_.name)
+                ->error(
+                    "child pid {} did not exit {} ms after SIGKILL (stuck in the kernel?); "
+                    "giving up on it",
+                    child.pid(), kKillGrace.count());
             info.core_reason += "; did not exit after SIGKILL";
         }
     }

@@ -6,8 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -56,10 +59,18 @@ struct ModelStatus {
     uint64_t starts = 0;     // children spawned
     uint64_t restarts = 0;   // restarts granted by the plugin's policy
     uint64_t ready_count = 0;
-    std::string last_exit;  // "killed by signal 9 (SIGKILL)", or "" if none exited yet
+    std::string last_exit;   // "killed by signal 9 (SIGKILL)", or "" if none exited yet
+    int last_exit_code = 0;  // -1 when killed by a signal
+    int last_exit_signal = 0;
+    double last_load_s = 0;  // spawn to ready, the last time it became ready
+    std::map<std::string, uint64_t> restarts_by_reason;  // see restart_cause()
     size_t in_flight = 0;
     size_t waiting = 0;  // requests waiting for a restart
 };
+
+// What ended a child, for the restarts metric: exec_failed, spawn_failed, liveness,
+// ready_timeout, probe_failed, stopped, signal, exited (after being ready) or load_failed.
+std::string restart_cause(const ExitInfo& info);
 
 class ModelSupervisor {
   public:
@@ -67,6 +78,12 @@ class ModelSupervisor {
     ~ModelSupervisor();
     ModelSupervisor(const ModelSupervisor&) = delete;
     ModelSupervisor& operator=(const ModelSupervisor&) = delete;
+
+    // Called after every state change, on the thread that made it, outside the lock (the
+    // engine's systemd STATUS). Set before start().
+    using StateObserver =
+        std::function<void(const std::string& model, ModelState state, const std::string& reason)>;
+    void set_state_observer(StateObserver observer) { observer_ = std::move(observer); }
 
     void start();
     // Stops the child (closing in-flight upstream connections first) and the control thread.
@@ -79,6 +96,8 @@ class ModelSupervisor {
     // be gone (a connection to it was refused), so wait for a newer one as for a restart.
     Admission admit(uint64_t after_generation = 0);
     ModelStatus status() const;
+    // Where the ready child listens (with the headers it needs), or nothing if none is ready.
+    std::optional<Target> serving_target() const;
     const ModelSettings& settings() const { return settings_; }
 
     ModelState state() const;
@@ -126,7 +145,19 @@ class ModelSupervisor {
     uint64_t restarts_ = 0;
     uint64_t ready_count_ = 0;
     std::string last_exit_;
+    int last_exit_code_ = 0;
+    int last_exit_signal_ = 0;
+    uint64_t last_load_ms_ = 0;
+    std::map<std::string, uint64_t> restarts_by_reason_;
+    StateObserver observer_;
     std::thread thread_;
+
+    // The child's output while it loads: every line is progress (see await_ready). Its own
+    // mutex: the relay thread takes it for each line.
+    void note_output(const std::string& line);
+    mutable std::mutex output_mutex_;
+    std::chrono::steady_clock::time_point last_output_{};
+    std::string last_line_;
 };
 
 }  // namespace gradatum
