@@ -47,7 +47,11 @@ struct Engine::Http {
                std::nullopt,
                [this] { return front ? front->busy_workers() : 0; },
                /*access_log=*/true,
-               {}} {}
+               {}} {
+        door.upstream = std::make_unique<proxy::UpstreamPool>(
+            proxy::UpstreamSettings{s.upstream_connect_timeout, s.upstream_header_timeout,
+                                    static_cast<size_t>(s.upstream_keepalive)});
+    }
 
     ops::Metrics metrics;  // before `door`, which refers to it
     proxy::FrontDoor door;
@@ -213,6 +217,7 @@ void Engine::stop(const std::atomic<bool>& hurry) {
     }
     size_t cut_off = 0;
     for (auto& m : models_) cut_off += m->in_flight().count();
+    if (http_) http_->door.upstream->clear();  // idle connections must not hold a child up
     for (auto& m : models_) m->request_stop();
     for (auto& m : models_) m->join();
     if (cut_off > 0) {

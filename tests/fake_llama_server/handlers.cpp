@@ -12,6 +12,7 @@
 #include <Poco/Timespan.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -68,6 +69,7 @@ RecordedRequest ReadRequest(HTTPServerRequest& request) {
     RecordedRequest recorded;
     recorded.method = request.getMethod();
     recorded.uri = request.getURI();
+    recorded.peer = request.clientAddress().toString();
     for (const auto& [name, value] : request) {
         recorded.headers.emplace_back(name, value);
     }
@@ -87,9 +89,13 @@ json RequestJson(const RecordedRequest& r) {
             *it = it->get<std::string>() + ", " + value;
         }
     }
-    return {{"method", r.method},         {"uri", r.uri},
-            {"headers", headers},         {"header_list", header_list},
-            {"body_size", r.body.size()}, {"body_base64", Base64(r.body)}};
+    return {{"method", r.method},
+            {"uri", r.uri},
+            {"headers", headers},
+            {"header_list", header_list},
+            {"body_size", r.body.size()},
+            {"body_base64", Base64(r.body)},
+            {"peer", r.peer}};
 }
 
 std::string PathOf(const std::string& uri) {
@@ -349,6 +355,51 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
             } else {
                 SendError(response, 404, "no request recorded yet", "not_found_error");
             }
+        } else if (StartsWith(path, "/fake/close-after/")) {
+            // Answers like /fake/echo (keep-alive), then closes this connection `ms` later
+            // without reading what a client sent meanwhile: a keep-alive connection that the
+            // server gave up on.
+            const int ms = std::atoi(path.c_str() + std::strlen("/fake/close-after/"));
+            const std::string body = RequestJson(in).dump();
+            response.setContentType(kJsonType);
+            response.setContentLength(static_cast<std::streamsize>(body.size()));
+            std::ostream& out = response.send();
+            out << body;
+            out.flush();
+            state_.sleepFor(ms);
+            // The head said keep-alive; this makes Poco close the connection now, without
+            // reading (or answering) the request that may have arrived on it meanwhile.
+            response.setKeepAlive(false);
+        } else if (StartsWith(path, "/fake/hold-connections/")) {
+            // A process that keeps every open connection of this server open for `ms` after the
+            // server itself dies (a forked helper holding the descriptors): a proxy that reused
+            // them would send requests nobody answers.
+            const int ms = std::atoi(path.c_str() + std::strlen("/fake/hold-connections/"));
+            std::fflush(nullptr);
+            const pid_t holder = fork();
+            if (holder == 0) {
+                if (state_.listener_fd >= 0) close(state_.listener_fd);
+                close(0);
+                close(1);
+                close(2);
+                const struct timespec wait = {ms / 1000, (ms % 1000) * 1000000L};
+                nanosleep(&wait, nullptr);
+                _exit(0);
+            }
+            SendJson(response, 200, {{"holder_pid", holder}});
+        } else if (path == "/fake/hang-up") {
+            // Reads the request, then closes the connection without a word: a server that died
+            // after it took the request in.
+            ++state_.hang_ups;
+            response.setKeepAlive(false);
+        } else if (path == "/fake/hang-ups") {
+            SendJson(response, 200, {{"count", state_.hang_ups.load()}});
+        } else if (path == "/fake/sink") {
+            // Takes any body and says how long it was (for timing large uploads).
+            SendJson(response, 200, {{"bytes", in.body.size()}});
+        } else if (path == "/fake/connections") {
+            SendJson(response, 200,
+                     {{"open", state_.open_connections ? state_.open_connections() : -1}});
         } else if (path == "/fake/pid") {
             SendBody(response, 200, "text/plain", std::to_string(getpid()));
         } else if (StartsWith(path, "/fake/spew/")) {
@@ -366,8 +417,10 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
             SendJson(response, 200, {{"lines", lines}});
         } else if (StartsWith(path, "/fake/die-slowly/")) {
             // A dying server: it refuses new connections at once, but exits only after `ms`.
+            // This connection closes too (a proxy must not keep it for the next request).
             const int ms = std::atoi(path.c_str() + std::strlen("/fake/die-slowly/"));
             if (state_.close_listener) state_.close_listener();
+            response.setKeepAlive(false);
             SendJson(response, 200, {{"exiting_in_ms", ms}});
             std::thread([ms] {
                 std::this_thread::sleep_for(std::chrono::milliseconds(ms));
@@ -430,7 +483,7 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
         response.setStatusAndReason(HTTPResponse::HTTP_OK);
         response.setContentType("text/event-stream");
         response.setChunkedTransferEncoding(true);
-        response.set("X-Accel-Buffering", "no");
+        if (!options_.no_accel_buffering) response.set("X-Accel-Buffering", "no");
         EventWriter events(response.send(), options_.crash_after_events);
 
         for (int i = 0; i < options_.stream_events; ++i) {

@@ -23,6 +23,7 @@ struct RecordedRequest {
     std::string uri;
     std::vector<std::pair<std::string, std::string>> headers;  // in arrival order
     std::string body;
+    std::string peer;  // the client's address:port: one per connection (a proxy's reuse shows)
 };
 
 // State shared by main and all handler threads.
@@ -47,11 +48,15 @@ class ServerState {
 
     // Closes the listening socket (new connections are refused); set by main.
     std::function<void()> close_listener;
+    // The listening socket's descriptor and the number of open client connections; set by main.
+    int listener_fd = -1;
+    std::function<int()> open_connections;
 
     // Counters for /metrics.
     std::atomic<long> requests_processing{0};
     std::atomic<long> tokens_predicted{0};
     std::atomic<long> next_id{1};
+    std::atomic<long> hang_ups{0};  // requests to /fake/hang-up
 
   private:
     const Options options_;

@@ -178,12 +178,15 @@ int main(int argc, char** argv) {
     const std::string url = "http://" + HostForUrl(options.host) + ":" + std::to_string(port);
 
     fake::ServerState state(options);
-    Poco::ThreadPool pool("fake-http", 4, kMaxThreads);
+    const int threads = options.threads_http > 0 ? options.threads_http : kMaxThreads;
+    Poco::ThreadPool pool("fake-http", 4, threads);
     Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(kMaxThreads);
+    params->setMaxThreads(threads);
     params->setMaxQueued(kMaxQueued);
     params->setKeepAlive(true);
     Poco::Net::HTTPServer server(new fake::HandlerFactory(state), pool, socket, params);
+    state.listener_fd = socket.impl()->sockfd();
+    state.open_connections = [&server] { return server.currentConnections(); };
     // Stop the accepting thread before closing its socket: closing it under that thread's poll
     // would race on the descriptor (and a reused descriptor number would be polled instead).
     state.close_listener = [&server, socket]() mutable {
@@ -193,7 +196,7 @@ int main(int argc, char** argv) {
     server.start();
     std::fprintf(stderr,
                  "main: HTTP server is listening, hostname: %s, port: %d, http threads: %d\n",
-                 options.host.c_str(), port, kMaxThreads);
+                 options.host.c_str(), port, threads);
     std::cout << "fake-llama-server pid " << getpid() << " listening on " << url << std::endl;
 
     std::fprintf(stderr, "main: loading model\n");

@@ -90,6 +90,7 @@ const std::vector<Flag>& Flags() {
         {{"--api-key-file"}, true, ReadApiKeyFile},
         {{"--sse-ping-interval"}, true, SetInt(&Options::sse_ping_interval)},
         {{"--no-ui", "--no-webui"}, false, SetTrue(&Options::no_webui)},
+        {{"--threads-http"}, true, SetInt(&Options::threads_http)},
         {{"--version"}, false, PrintVersion},
         {{"--fake-load-ms"}, true, SetInt(&Options::load_ms)},
         {{"--fake-load-progress-ms"}, true, SetInt(&Options::load_progress_ms)},
@@ -104,6 +105,7 @@ const std::vector<Flag>& Flags() {
         {{"--fake-ignore-sigterm"}, false, SetTrue(&Options::ignore_sigterm)},
         {{"--fake-response-delay-ms"}, true, SetInt(&Options::response_delay_ms)},
         {{"--fake-stamp-events"}, false, SetTrue(&Options::stamp_events)},
+        {{"--fake-no-accel-buffering"}, false, SetTrue(&Options::no_accel_buffering)},
     };
     return kFlags;
 }

@@ -25,6 +25,7 @@ struct Options {
     std::string api_key;  // empty: no authentication
     int sse_ping_interval = 30;
     bool no_webui = false;
+    int threads_http = -1;  // -1: the fake's default (128 connections served at once)
 
     // Fake-only flags.
     int load_ms = 100;
@@ -41,6 +42,8 @@ struct Options {
     // Each streamed chunk gets "fake_sent_ns": the monotonic clock (CLOCK_MONOTONIC, which is
     // std::chrono::steady_clock on Linux and shared by every process) just before it is sent.
     bool stamp_events = false;
+    // Streams go out without the X-Accel-Buffering header (which the real server sends).
+    bool no_accel_buffering = false;
 
     // The model id reported by /v1/models and in completions.
     std::string modelId() const { return alias.empty() ? model : alias; }

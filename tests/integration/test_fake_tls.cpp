@@ -250,3 +250,19 @@ TEST_CASE("https: the official OpenAI SDK streams a chat", "[fake][tls][sdk]") {
     CHECK(code == 0);
     CHECK(output.find("chunks: 5") != std::string::npos);
 }
+
+TEST_CASE("https: forwarded requests say X-Forwarded-Proto: https", "[fake][tls][headers]") {
+    Certificates certs;
+    uint16_t port = free_port();
+    TempDir files;
+    std::string model = files.write("model.gguf", "fake");
+    Engine engine(tls_config(certs, port) + fake_model_config("m", model, "--fake-load-ms 0"));
+    std::string cacert = "--cacert " + quote(certs.ca);
+    REQUIRE(
+        wait_until([&] { return curl(port, cacert).find("\"ok\"") != std::string::npos; }, 10s));
+    std::string echo = curl(port, cacert + " -H 'X-Forwarded-Proto: http'", "/fake/echo");
+    INFO(echo);
+    auto headers = json::parse(echo, nullptr, false)["headers"];
+    CHECK(headers["X-Forwarded-Proto"] == "https");
+    CHECK(headers["Via"] == "1.1 gradatum-engine");
+}

@@ -193,6 +193,31 @@ TEST_CASE("the four formats give identical results", "[config]") {
     CHECK(describe(load_config(dir.write("a.json", kJson))) == expected);
 }
 
+TEST_CASE("upstream keys: connect and header timeouts, keep-alive connections", "[config]") {
+    TempDir dir;
+    EngineConfig d = load_config(dir.write("d.properties", kOneModel));
+    CHECK(d.server.upstream_connect_timeout == std::chrono::milliseconds(5000));
+    CHECK(d.server.upstream_header_timeout == std::chrono::milliseconds(600000));
+    CHECK(d.server.upstream_keepalive == 32);
+    EngineConfig c = load_config(dir.write(
+        "c.properties", std::string(kOneModel) + "server.upstream_connect_timeout = 0.25\n"
+                                                 "server.upstream_header_timeout = 90\n"
+                                                 "server.upstream_keepalive = 0\n"));
+    CHECK(c.server.upstream_connect_timeout == std::chrono::milliseconds(250));
+    CHECK(c.server.upstream_header_timeout == std::chrono::milliseconds(90000));
+    CHECK(c.server.upstream_keepalive == 0);
+    const std::string file = dir.path() + "/bad.properties";
+    auto error = [&](const std::string& content) {
+        return error_of(dir, "bad.properties", content);
+    };
+    CHECK(error(std::string(kOneModel) + "server.upstream_connect_timeout = 0\n") ==
+          file + ": server.upstream_connect_timeout: must be above 0");
+    CHECK(error(std::string(kOneModel) + "server.upstream_header_timeout = 0\n") ==
+          file + ": server.upstream_header_timeout: must be above 0");
+    CHECK(error(std::string(kOneModel) + "server.upstream_keepalive = -1\n") ==
+          file + ": server.upstream_keepalive: expected a whole number from 0 to 4096, got '-1'");
+}
+
 TEST_CASE("defaults apply when only a model is configured", "[config]") {
     TempDir dir;
     EngineConfig c = load_config(dir.write("min.properties", kOneModel));
@@ -267,7 +292,8 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
                   "default_model, max_body_mb, max_header_bytes, max_headers, header_timeout, "
                   "keep_alive_timeout, client_idle_timeout, client_send_timeout, api_keys, "
                   "api_keys_file, health_requires_key, tls.cert, tls.key, tls.ca, "
-                  "tls.min_version, metrics_listen, metrics_children)");
+                  "tls.min_version, metrics_listen, metrics_children, upstream_connect_timeout, "
+                  "upstream_header_timeout, upstream_keepalive)");
     }
     SECTION("unknown top-level section") {
         CHECK(error(std::string(kOneModel) + "daemon.user = nobody\n") ==

@@ -66,6 +66,11 @@ struct ServerSettings {
     // without duplicates. Empty: no key is required. Secrets: never logged, never in a message.
     std::vector<std::string> api_keys;
     bool health_requires_key = false;  // GET /health needs a key too (when keys are configured)
+    // Connecting to a child; request sent -> first response byte; idle connections kept per
+    // child (0: a new connection for every request).
+    std::chrono::milliseconds upstream_connect_timeout{5'000};
+    std::chrono::milliseconds upstream_header_timeout{600'000};
+    int upstream_keepalive = 32;
 };
 
 struct LivenessSettings {

@@ -325,7 +325,10 @@ ServerSettings read_server(const Validator& v) {
                                                    "tls.ca",
                                                    "tls.min_version",
                                                    "metrics_listen",
-                                                   "metrics_children"};
+                                                   "metrics_children",
+                                                   "upstream_connect_timeout",
+                                                   "upstream_header_timeout",
+                                                   "upstream_keepalive"};
     ServerSettings s;
     for (const auto& [key, value] : v.raw()) {
         if (key.rfind("server.", 0) != 0) continue;
@@ -390,6 +393,12 @@ ServerSettings read_server(const Validator& v) {
     s.keep_alive_timeout = v.duration("server.keep_alive_timeout", s.keep_alive_timeout, true);
     s.client_idle_timeout = v.duration("server.client_idle_timeout", s.client_idle_timeout, true);
     s.client_send_timeout = v.duration("server.client_send_timeout", s.client_send_timeout, true);
+    s.upstream_connect_timeout = v.duration("server.upstream_connect_timeout",
+                                            s.upstream_connect_timeout, /*positive=*/true);
+    s.upstream_header_timeout =
+        v.duration("server.upstream_header_timeout", s.upstream_header_timeout, /*positive=*/true);
+    s.upstream_keepalive =
+        static_cast<int>(v.integer("server.upstream_keepalive", s.upstream_keepalive, 0, 4096));
     if (auto it = v.raw().find("server.default_model"); it != v.raw().end()) {
         s.default_model = it->second;
     }

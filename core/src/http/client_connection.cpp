@@ -124,7 +124,9 @@ ClientConnection::Fill ClientConnection::fill(size_t limit) {
             if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) break;
             return Fill::closed;
         }
-        ssize_t n = ::recv(fd_, chunk, std::min(sizeof chunk, limit - pending().size()), 0);
+        // MSG_DONTWAIT: a worker also fills a blocking socket here (the next keep-alive request).
+        ssize_t n =
+            ::recv(fd_, chunk, std::min(sizeof chunk, limit - pending().size()), MSG_DONTWAIT);
         if (n > 0) {
             buffer_.append(chunk, static_cast<size_t>(n));
             result = Fill::some;

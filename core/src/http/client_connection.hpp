@@ -50,7 +50,8 @@ class ClientConnection {
     size_t read_some(char* out, size_t size);
 
     enum class Fill { some, nothing, closed };
-    // Reactor side, non-blocking: appends what has arrived, keeping pending() within `limit`.
+    // Never blocks (MSG_DONTWAIT; the socket itself stays blocking): appends what has arrived,
+    // keeping pending() within `limit`.
     Fill fill(size_t limit);
 
     // Blocking: sends every byte (the send timeout bounds each wait); false if the client is

@@ -86,6 +86,7 @@ class Front {
 
     // Worker side.
     void serve(std::unique_ptr<ClientConnection> connection, RequestHead head);
+    bool next_request_arrives(ClientConnection& connection);
     void hand_back(std::unique_ptr<ClientConnection> connection);
 
     FrontSettings settings_;

@@ -122,11 +122,12 @@ void ServerResponse::requireAuthentication(const std::string& realm) {
 }
 
 uint64_t ServerResponse::body_bytes() const {
-    return body_ ? body_->written() : 0;
+    return body_ ? body_->written() : handler_body_bytes_;
 }
 
 bool ServerResponse::finish() {
     if (!sent_) return false;
+    if (!stream_) return getKeepAlive();  // written by the handler itself
     stream_->flush();
     bool ok = body_->end() && !body_->failed();
     return ok && getKeepAlive();

@@ -28,6 +28,15 @@ class ServerResponse : public Poco::Net::HTTPServerResponse {
     void requireAuthentication(const std::string& realm) override;
     bool sent() const override { return sent_; }
 
+    // The handler writes the whole response to the connection itself (the forwarder passes a
+    // child's answer through): it counts as sent from now on (head_sent_at()), finish() adds
+    // nothing to it, and the handler reports the body bytes it wrote.
+    void mark_sent_by_handler() {
+        sent_ = true;
+        head_sent_at_ = std::chrono::steady_clock::now();
+    }
+    void add_body_bytes(uint64_t bytes) { handler_body_bytes_ += bytes; }
+
     // After the handler: ends the body (the last chunk) unless writing failed. True when the
     // connection may carry another request.
     bool finish();
@@ -43,6 +52,7 @@ class ServerResponse : public Poco::Net::HTTPServerResponse {
     bool sent_ = false;
     bool continue_sent_ = false;
     std::chrono::steady_clock::time_point head_sent_at_{};
+    uint64_t handler_body_bytes_ = 0;
     std::unique_ptr<BodyBuffer> body_;
     std::unique_ptr<std::ostream> stream_;
 };

@@ -1,290 +1,873 @@
 // The hot path: request out, response back, byte for byte and event by event.
 //
-// Bytes are pumped with raw reads (each recv is forwarded and flushed at once), the upstream
-// framing is decoded here so that a child dying mid-body is told apart from a normal end, and the
-// client is checked while the child is silent so a client that left releases the child.
+// The request head and body leave in one sendmsg on a pooled connection; the response is read
+// with raw recv()s (what has arrived, never a full buffer) and passed on as it comes: the head
+// the proxy writes and the first body bytes in one sendmsg, then one write per read. Chunked
+// bodies go to HTTP/1.1 clients verbatim: a ChunkedRelay only follows the framing, so that a
+// child dying mid-body is told apart from a normal end and the client's stream can still be
+// ended properly. Poco's response streams are not used on this path: they copy through 4 KiB
+// buffers and would add framing of their own.
 #include "forwarder.hpp"
 
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/NetException.h>
-#include <Poco/String.h>
+#include <Poco/Net/StreamSocket.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
-#include <functional>
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "chunked_decoder.hpp"
 #include "header_rules.hpp"
 #include "http/server_request.hpp"
+#include "http/server_response.hpp"
 #include "openai_error.hpp"
+#include "response_head.hpp"
+#include "stream_relay.hpp"
 #include "upstream_session.hpp"
 
 namespace gradatum::proxy {
 
 namespace {
 
-using Poco::Net::HTTPResponse;
-using Poco::Net::StreamSocket;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
 
-const Poco::Timespan kConnectTimeout(5, 0);
 // While the child is silent, how often to look whether the client left: a client that gives up
 // frees its llama-server slot (which itself notices a closed connection within 1 s).
-const Poco::Timespan kClientCheckEvery(0, 100 * 1000);
-constexpr std::streamsize kReadSize = 16 * 1024;
+constexpr milliseconds kClientCheckEvery{100};
+constexpr size_t kReadSize = 16 * 1024;
+constexpr size_t kMaxHead = 64 * 1024;
+// A stream cut inside a chunk is ended by filling the chunk (with newlines, which SSE ignores)
+// so that the error event can follow; past this many missing bytes it is reset instead.
+constexpr size_t kMaxFiller = 64 * 1024;
+constexpr const char* kVia = "gradatum-engine";
 
-Poco::Timespan to_timespan(std::chrono::milliseconds ms) {
-    return Poco::Timespan(static_cast<long>(ms.count() / 1000),
-                          static_cast<long>(ms.count() % 1000 * 1000));
+// ---- the client's socket -------------------------------------------------------------------
+
+// Every byte or false (the client is gone, or stopped reading for the send timeout).
+bool send_all(int fd, iovec* iov, int count) {
+    while (count > 0 && iov->iov_len == 0) {
+        ++iov;
+        --count;
+    }
+    while (count > 0) {
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = static_cast<size_t>(count);
+        ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        auto sent = static_cast<size_t>(n);
+        while (count > 0 && sent >= iov->iov_len) {
+            sent -= iov->iov_len;
+            ++iov;
+            --count;
+        }
+        if (count > 0) {
+            iov->iov_base = static_cast<char*>(iov->iov_base) + sent;
+            iov->iov_len -= sent;
+        }
+    }
+    return true;
 }
 
-// A client that closed its connection shows as readable with nothing to read.
-bool client_gone(StreamSocket& client) {
-    try {
-        if (!client.poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ)) return false;
-        char probe;
-        ssize_t n = ::recv(client.impl()->sockfd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-    } catch (const Poco::Exception&) {
+// A client that closed its connection reads as an end of stream (bytes of a next request do not
+// count: they wait in the buffer).
+bool client_gone(int fd) {
+    char probe;
+    ssize_t n = ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+// Up to a few pieces for one write to the client; `owned` keeps small strings alive until then.
+class Batch {
+  public:
+    void add(const char* data, size_t size) {
+        if (size > 0 && count_ < kMax) iov_[count_++] = {const_cast<char*>(data), size};
+    }
+    void add_owned(std::string text) {
+        if (owned_count_ == kMaxOwned) return;  // not reached: at most three per batch
+        owned_[owned_count_] = std::move(text);
+        add(owned_[owned_count_].data(), owned_[owned_count_].size());
+        ++owned_count_;
+    }
+    // Every byte, blocking (bounded by the send timeout); TLS connections write through their
+    // session (one record per batch). False if the client is gone or stopped reading.
+    bool send(http::ClientConnection& client) {
+        if (count_ == 0) return true;
+        if (client.secure()) return client.send_all(iov_, count_);
+        return send_all(client.fd(), iov_, count_);
+    }
+    size_t total() const {
+        size_t n = 0;
+        for (int i = 0; i < count_; ++i) n += iov_[i].iov_len;
+        return n;
+    }
+
+    // One write that never blocks. False if the client is gone; what did not fit is appended to
+    // `rest` (the caller finishes it with a blocking write).
+    bool send_now(int fd, std::string& rest) {
+        if (count_ == 0) return true;
+        ssize_t n;
+        do {
+            msghdr msg{};
+            msg.msg_iov = iov_;
+            msg.msg_iovlen = static_cast<size_t>(count_);
+            n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+            n = 0;
+        }
+        auto sent = static_cast<size_t>(n);
+        for (int i = 0; i < count_; ++i) {
+            size_t skip = std::min(sent, iov_[i].iov_len);
+            sent -= skip;
+            rest.append(static_cast<const char*>(iov_[i].iov_base) + skip, iov_[i].iov_len - skip);
+        }
         return true;
     }
+
+  private:
+    static constexpr int kMax = 8;
+    static constexpr int kMaxOwned = 4;
+    iovec iov_[kMax];
+    int count_ = 0;
+    std::string owned_[kMaxOwned];
+    int owned_count_ = 0;
+};
+
+std::string hex(size_t n) {
+    char digits[20];
+    int length = std::snprintf(digits, sizeof digits, "%zx", n);
+    return std::string(digits, static_cast<size_t>(length));
 }
+
+// ---- the upstream body, as the client gets it -----------------------------------------------
 
 // How the upstream body ends.
 enum class Framing { none, content_length, chunked, until_close };
 
-Framing framing_of(const std::string& method, const HTTPResponse& upstream) {
-    int status = upstream.getStatus();
-    if (method == "HEAD" || status == 204 || status == 304 || (status >= 100 && status < 200)) {
-        return Framing::none;
-    }
-    if (upstream.getChunkedTransferEncoding()) return Framing::chunked;
-    if (upstream.hasContentLength()) return Framing::content_length;
-    return Framing::until_close;
-}
+// How it is passed on.
+enum class Relay {
+    verbatim,  // the same bytes (Content-Length, or none)
+    chunks,    // chunked to an HTTP/1.1 client: verbatim, framing followed by ChunkedRelay
+    decode,    // chunked to an HTTP/1.0 client: payload only, the close ends it
+    rechunk,   // close-delimited to an HTTP/1.1 client: each read becomes one chunk
+    raw,       // close-delimited to an HTTP/1.0 client
+};
 
-enum class Wait { data, client_gone, idle_timeout, error };
-enum class PumpEnd { complete, client_gone, upstream_broke };
-
-// Moves the upstream body to the client.
-class Pump {
+class Body {
   public:
-    Pump(UpstreamSession& upstream, StreamSocket& client, std::chrono::milliseconds idle_timeout,
-         std::function<bool()> aborted)
-        : upstream_(upstream),
-          client_(client),
-          idle_timeout_(idle_timeout),
-          aborted_(std::move(aborted)) {}
+    Body(Framing framing, Relay relay, int64_t length)
+        : framing_(framing), relay_(relay), length_(length) {}
 
-    // Waits until the upstream has bytes (or has ended); checks the client and the idle limit
-    // meanwhile. `why` says what went wrong for idle_timeout and error.
-    Wait wait_for_upstream(std::string& why) {
-        auto silent = std::chrono::milliseconds(0);
-        while (upstream_.buffered_bytes() == 0) {
-            try {
-                if (upstream_.socket().poll(
-                        kClientCheckEvery,
-                        Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR)) {
-                    return Wait::data;
-                }
-            } catch (const Poco::Exception& e) {
-                why = e.displayText();
-                return Wait::error;
-            }
-            if (client_gone(client_)) return Wait::client_gone;
-            silent += std::chrono::milliseconds(kClientCheckEvery.totalMilliseconds());
-            if (silent >= idle_timeout_) {
-                why = "no bytes from the backend for " + std::to_string(silent.count() / 1000) +
-                      " s (server.upstream_idle_timeout)";
-                return Wait::idle_timeout;
-            }
+    bool complete() const {
+        switch (framing_) {
+            case Framing::none:
+                return true;
+            case Framing::content_length:
+                return received_ >= length_;
+            case Framing::chunked:
+                return relay_ == Relay::chunks ? relay_state_.done() : decoder_.done();
+            case Framing::until_close:
+                return ended_;
         }
-        return Wait::data;
+        return false;
+    }
+    // Bytes came after the end of the body (the connection cannot be reused).
+    bool overrun() const { return overrun_; }
+
+    // Adds what the client gets of `data` to `out`. False on bad framing.
+    bool take(const char* data, size_t size, Batch& out) {
+        if (size == 0) return true;
+        switch (relay_) {
+            case Relay::verbatim: {
+                auto left = static_cast<size_t>(std::max<int64_t>(length_ - received_, 0));
+                if (framing_ == Framing::none) left = 0;
+                size_t n = std::min(size, left);
+                overrun_ = overrun_ || n < size;
+                received_ += static_cast<int64_t>(n);
+                out.add(data, n);
+                note_tail(data, n);
+                return true;
+            }
+            case Relay::chunks: {
+                if (!relay_state_.scan(data, size)) return false;
+                overrun_ = overrun_ || relay_state_.used() < size;
+                if (!relay_state_.held().empty()) out.add_owned(relay_state_.held());
+                out.add(data, relay_state_.committed());
+                if (relay_state_.done()) out.add(ChunkedRelay::kLastChunk, 5);
+                return true;
+            }
+            case Relay::decode: {
+                payload_.clear();
+                size_t used = 0;
+                if (!decoder_.feed(data, size, payload_, &used)) return false;
+                overrun_ = overrun_ || used < size;
+                note_tail(payload_.data(), payload_.size());
+                out.add(payload_.data(), payload_.size());
+                return true;
+            }
+            case Relay::rechunk:
+                out.add_owned(hex(size) + "\r\n");
+                out.add(data, size);
+                out.add("\r\n", 2);
+                note_tail(data, size);
+                return true;
+            case Relay::raw:
+                out.add(data, size);
+                note_tail(data, size);
+                return true;
+        }
+        return false;
     }
 
-    PumpEnd run(Framing framing, Poco::Int64 content_length, std::ostream& out, std::string& why) {
-        if (framing == Framing::none) return PumpEnd::complete;
-        ChunkedDecoder decoder;
-        Poco::Int64 received = 0;
-        char buffer[kReadSize];
-        std::string payload;
-        while (true) {
-            if (framing == Framing::chunked && decoder.done()) return PumpEnd::complete;
-            if (framing == Framing::content_length && received >= content_length) {
-                return PumpEnd::complete;
-            }
-            Wait wait = wait_for_upstream(why);
-            if (wait == Wait::client_gone) return PumpEnd::client_gone;
-            if (wait != Wait::data) return PumpEnd::upstream_broke;
-            int n = 0;
-            try {
-                n = upstream_.read_some(buffer, kReadSize);
-            } catch (const Poco::Exception& e) {
-                why = e.displayText();
-                return PumpEnd::upstream_broke;
-            }
-            if (n <= 0) {
-                // A close ends such a body, unless the engine caused it (an abort).
-                if (framing == Framing::until_close && !aborted_()) return PumpEnd::complete;
-                why = "the backend closed the connection before the response was complete";
-                return PumpEnd::upstream_broke;
-            }
-            const char* data = buffer;
-            size_t size = static_cast<size_t>(n);
-            if (framing == Framing::chunked) {
-                payload.clear();
-                if (!decoder.feed(buffer, size, payload)) {
-                    why = "bad chunked framing from the backend";
-                    return PumpEnd::upstream_broke;
-                }
-                data = payload.data();
-                size = payload.size();
-            } else if (framing == Framing::content_length) {
-                size = static_cast<size_t>(std::min<Poco::Int64>(size, content_length - received));
-                received += static_cast<Poco::Int64>(size);
-            }
-            if (size == 0) continue;
-            out.write(data, static_cast<std::streamsize>(size));
-            out.flush();  // one chunk per read: events go out as they arrive
-            if (!out.good()) return PumpEnd::client_gone;
-            tail_.append(data, size);
+    // The upstream closed: the end of a close-delimited body. Adds its last chunk if any.
+    void end(Batch& out) {
+        ended_ = true;
+        if (relay_ == Relay::rechunk) out.add(ChunkedRelay::kLastChunk, 5);
+    }
+
+    // Ends the client's body after a break, with `event` as its last SSE event. False if the
+    // body cannot be mended (the caller resets the connection instead).
+    bool end_with_event(const std::string& event, Batch& out) {
+        std::string tail = relay_ == Relay::chunks ? relay_state_.payload_tail() : tail_;
+        std::string text;
+        if (relay_ == Relay::chunks) {
+            std::string close;
+            if (!relay_state_.close_open_chunk('\n', kMaxFiller, close)) return false;
+            if (close.size() > 2) tail = "\n\n";  // filled with newlines
+            out.add_owned(std::move(close));
+        }
+        // A half-written event is closed first, so that the error is an event of its own.
+        text = (tail.size() == 2 && tail != "\n\n" ? "\n\n" : "") + event;
+        if (relay_ == Relay::chunks || relay_ == Relay::rechunk) {
+            out.add_owned(hex(text.size()) + "\r\n" + text + "\r\n" + ChunkedRelay::kLastChunk);
+        } else {
+            out.add_owned(std::move(text));
+        }
+        return true;
+    }
+
+  private:
+    void note_tail(const char* data, size_t size) {
+        if (size >= 2) {
+            tail_.assign(data + size - 2, 2);
+        } else if (size == 1) {
+            tail_ += data[0];
             if (tail_.size() > 2) tail_.erase(0, tail_.size() - 2);
         }
     }
 
-    // The last bytes sent, to close a half-written SSE event before an error event.
-    const std::string& tail() const { return tail_; }
-
-  private:
-    UpstreamSession& upstream_;
-    StreamSocket& client_;
-    std::chrono::milliseconds idle_timeout_;
-    std::function<bool()> aborted_;
+    Framing framing_;
+    Relay relay_;
+    int64_t length_;
+    int64_t received_ = 0;
+    bool ended_ = false;
+    bool overrun_ = false;
+    ChunkedRelay relay_state_;
+    ChunkedDecoder decoder_;
+    std::string payload_;
     std::string tail_;
 };
 
-// Clears the request's abort function before the session it points to goes away.
+Framing framing_of(const std::string& method, const ResponseHead& head) {
+    if (method == "HEAD" || head.status == 204 || head.status == 304 ||
+        (head.status >= 100 && head.status < 200)) {
+        return Framing::none;
+    }
+    if (head.chunked) return Framing::chunked;
+    if (head.other_coding) return Framing::until_close;
+    if (head.content_length >= 0) return Framing::content_length;
+    return Framing::until_close;
+}
+
+// Methods a client may repeat without a second effect (RFC 9110 9.2.2).
+bool idempotent(const std::string& method) {
+    return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+           method == "PUT" || method == "DELETE";
+}
+
+// The head the client gets: the child's status and end-to-end headers, the engine's own (Date
+// unless the child sent one), framing and Connection.
+std::string client_head(const Poco::Net::HTTPServerResponse& response, const ResponseHead& up,
+                        Framing framing, Relay relay, bool keep_alive) {
+    std::string head;
+    head.reserve(256 + up.fields.size() * 48);
+    head += response.getVersion();
+    head += ' ';
+    head += std::to_string(up.status);
+    head += ' ';
+    head.append(up.reason.data(), up.reason.size());
+    head += "\r\n";
+    for (const auto& [name, value] : response) {
+        if (iequals(name, "connection") || iequals(name, "content-length") ||
+            iequals(name, "transfer-encoding") || (up.has_date && iequals(name, "date"))) {
+            continue;
+        }
+        head += name;
+        head += ": ";
+        head += value;
+        head += "\r\n";
+    }
+    for (const auto& [name, value] : up.fields) {
+        if (is_dropped(name, up.listed)) continue;
+        head.append(name.data(), name.size());
+        head += ": ";
+        head.append(value.data(), value.size());
+        head += "\r\n";
+    }
+    // Tell buffering proxies in front of the engine (nginx) to pass events on at once.
+    if (up.event_stream && !up.has_accel_buffering) head += "X-Accel-Buffering: no\r\n";
+    if (framing == Framing::content_length || framing == Framing::none) {
+        if (up.content_length >= 0) {
+            head += "Content-Length: ";
+            head += std::to_string(up.content_length);
+            head += "\r\n";
+        }
+    } else if (relay == Relay::chunks || relay == Relay::rechunk) {
+        head += "Transfer-Encoding: chunked\r\n";
+    }
+    head += keep_alive ? "Connection: Keep-Alive\r\n\r\n" : "Connection: close\r\n\r\n";
+    return head;
+}
+
+// Clears the request's abort function before the connection it points to goes away.
 struct AbortGuard {
     InFlight::Ticket& ticket;
     ~AbortGuard() { ticket.set_abort(nullptr); }
 };
 
-// Copies the child's status, headers and framing to the client's response.
-void start_response(const Poco::Net::HTTPServerRequest& request, const HTTPResponse& upstream,
-                    Framing framing, Poco::Net::HTTPServerResponse& response) {
-    response.setStatusAndReason(upstream.getStatus(), upstream.getReason());
-    // Poco has already set the engine's own Date; the child's takes its place (no duplicate).
-    if (upstream.has("Date")) response.erase("Date");
-    copy_end_to_end_headers(upstream, response);
-    if (framing == Framing::content_length || framing == Framing::none) {
-        if (upstream.hasContentLength()) response.setContentLength64(upstream.getContentLength64());
-    } else if (request.getVersion() == Poco::Net::HTTPMessage::HTTP_1_0) {
-        response.setKeepAlive(false);  // HTTP/1.0 has no chunked encoding: the close ends it
-    } else {
-        response.setChunkedTransferEncoding(true);
+// ---- event streams on the relay thread -------------------------------------------------------
+
+// An event stream while the relay thread moves it: reads what the child sent, passes it on, and
+// says why it stopped when it hands the stream back.
+class RelayedStream : public StreamRelay::Stream {
+  public:
+    enum class Stop { none, complete, client_busy, client_gone, end, error, bad_framing, idle };
+
+    RelayedStream(int upstream_fd, int client_fd, Body& body, milliseconds idle_timeout)
+        : Stream(upstream_fd, client_fd), body_(body), idle_(idle_timeout) {}
+
+    bool on_upstream() override {
+        static thread_local char buffer[64 * 1024];
+        // A bounded number of reads per wake-up: one busy stream must not hold up the others.
+        for (int reads = 0; reads < 16; ++reads) {
+            ssize_t n = ::recv(upstream_fd, buffer, sizeof buffer, MSG_DONTWAIT);
+            if (n > 0) {
+                last_ = Clock::now();
+                Batch out;
+                if (!body_.take(buffer, static_cast<size_t>(n), out))
+                    return stop(Stop::bad_framing);
+                const size_t before = rest.size();
+                if (!out.send_now(client_fd, rest)) return stop(Stop::client_gone);
+                sent += out.total() - (rest.size() - before);
+                if (!rest.empty()) return stop(Stop::client_busy);
+                if (body_.complete()) return stop(Stop::complete);
+                continue;
+            }
+            if (n == 0) return stop(Stop::end);
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+            why = std::strerror(errno);
+            return stop(Stop::error);
+        }
+        return true;
     }
+    void on_client_gone() override { stopped = Stop::client_gone; }
+    Clock::time_point deadline() const override { return last_ + idle_; }
+    bool on_deadline(Clock::time_point now) override {
+        return now - last_ < idle_ || stop(Stop::idle);
+    }
+    void on_relay_stopping() override {
+        why = "the engine is stopping";
+        stopped = Stop::error;
+    }
+
+    Stop stopped = Stop::none;
+    std::string why;
+    std::string rest;   // bytes the client could not take at once
+    uint64_t sent = 0;  // body bytes written on the relay thread (for the metrics)
+
+  private:
+    bool stop(Stop why_stopped) {
+        stopped = why_stopped;
+        return false;
+    }
+
+    Body& body_;
+    const milliseconds idle_;
+    Clock::time_point last_ = Clock::now();
+};
+
+// ---- one exchange on one connection ---------------------------------------------------------
+
+enum class Outcome {
+    done,   // the client has its answer (or an error, or went away)
+    retry,  // a pooled connection was found closed before the request got through
+    reuse,  // done, and the connection may carry another request
+};
+
+class Exchange {
+  public:
+    Exchange(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
+             const ForwardJob& job, UpstreamConnection& upstream, bool reused)
+        : request_(request),
+          response_(response),
+          job_(job),
+          upstream_(upstream),
+          reused_(reused),
+          client_(static_cast<http::ServerRequest&>(request).socket()),
+          connection_(static_cast<http::ServerRequest&>(request).connection()),
+          client_fd_(client_.impl()->sockfd()),
+          what_(request.getMethod() + " " + request.getURI()) {}
+
+    // Who cut the answer short, for the access log ("" when it was whole).
+    const std::string& cut_by() const { return cut_by_; }
+
+    Outcome run(const std::string& head, const std::string& body) {
+        iovec out[2] = {{const_cast<char*>(head.data()), head.size()},
+                        {const_cast<char*>(body.data()), body.size()}};
+        if (!upstream_.send_all(out, body.empty() ? 1 : 2)) {
+            if (reused_) return Outcome::retry;  // nothing of it can have been answered
+            return fail(errors::upstream_failed,
+                        "the backend of model '" + job_.model +
+                            "' failed: cannot send the request: " + std::strerror(errno));
+        }
+        return receive();
+    }
+
+  private:
+    enum class Got { bytes, end, client_gone, timeout, error };
+
+    // Reads what the child sends next. Before the first byte the header timeout (and the idle
+    // timeout) applies, later only the idle timeout: silence, never a total time.
+    Got read(char* buffer, size_t capacity, ssize_t& n) {
+        const auto started = Clock::now();
+        const milliseconds limit =
+            first_byte_ ? std::min(job_.upstream.settings().header_timeout, job_.idle_timeout)
+                        : job_.idle_timeout;
+        while (true) {
+            auto left = limit - std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+            if (left <= milliseconds(0)) {
+                if (first_byte_ && job_.upstream.settings().header_timeout <= job_.idle_timeout) {
+                    why_ = "no response from the backend within " + seconds(limit) +
+                           " (server.upstream_header_timeout)";
+                } else {
+                    why_ = "no bytes from the backend for " + seconds(limit) +
+                           " (server.upstream_idle_timeout)";
+                }
+                return Got::timeout;
+            }
+            upstream_.set_wait_slice(std::min(kClientCheckEvery, left));
+            n = upstream_.receive(buffer, capacity);
+            if (n > 0) {
+                first_byte_ = false;
+                return Got::bytes;
+            }
+            if (n == 0) return Got::end;
+            if (errno != EAGAIN) {
+                last_errno_ = errno;
+                why_ = std::strerror(errno);
+                return Got::error;
+            }
+            if (client_gone(client_fd_)) return Got::client_gone;
+        }
+    }
+
+    static std::string seconds(milliseconds ms) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%g s", static_cast<double>(ms.count()) / 1000);
+        return text;
+    }
+
+    Outcome fail(const ErrorKind& kind, const std::string& message) {
+        spdlog::warn("model {}: {}: {}", job_.model, what_, message);
+        try {
+            send_error(response_, kind, message);
+        } catch (const Poco::Exception&) {
+        }
+        return Outcome::done;
+    }
+
+    std::string stopped_or(const std::string& message) const {
+        return job_.ticket.aborted() ? "model '" + job_.model + "' was stopped before it answered"
+                                     : message;
+    }
+
+    Outcome receive() {
+        char buffer[kReadSize];
+        std::string spill;  // a head that did not come in one read
+        ResponseHead head;
+        size_t head_size = 0;
+        const char* data = buffer;
+        size_t size = 0;
+        while (true) {
+            ssize_t n = 0;
+            switch (read(buffer, sizeof buffer, n)) {
+                case Got::bytes:
+                    break;
+                case Got::client_gone:
+                    cut_by_ = "client";
+                    upstream_.shutdown_now();
+                    spdlog::debug("model {}: {}: client went away before the answer", job_.model,
+                                  what_);
+                    return Outcome::done;
+                case Got::timeout:
+                    upstream_.shutdown_now();
+                    return fail(errors::upstream_timeout, why_);
+                case Got::end:
+                case Got::error: {
+                    // No byte of an answer on a pooled connection: the child gave it up (it
+                    // closed it, or died). A reset means the request was still unread in the
+                    // child's buffer when its socket closed (Linux resets a socket closed with
+                    // unread data), so it was never processed: send it again, whatever the
+                    // method. A plain end of stream may follow a request the child had read:
+                    // only an idempotent one goes again.
+                    const bool unread = last_errno_ == ECONNRESET;
+                    if (reused_ && first_byte_ && !job_.ticket.aborted() &&
+                        (unread || idempotent(request_.getMethod()))) {
+                        return Outcome::retry;
+                    }
+                    return fail(errors::upstream_failed,
+                                stopped_or("the backend of model '" + job_.model +
+                                           "' failed: the connection closed before the "
+                                           "response" +
+                                           (why_.empty() ? "" : " (" + why_ + ")")));
+                }
+            }
+            if (spill.empty()) {
+                data = buffer;
+                size = static_cast<size_t>(n);
+            } else {
+                spill.append(buffer, static_cast<size_t>(n));
+                data = spill.data();
+                size = spill.size();
+            }
+            // Interim 1xx heads (100 Continue, 103 Early Hints) are skipped.
+            while (true) {
+                std::string bad;
+                HeadParse parsed = parse_response_head(data, size, head, head_size, bad);
+                if (parsed == HeadParse::bad) {
+                    upstream_.shutdown_now();
+                    return fail(errors::upstream_failed,
+                                "the backend of model '" + job_.model + "' failed: " + bad);
+                }
+                if (parsed == HeadParse::incomplete) break;
+                if (head.status >= 100 && head.status < 200) {
+                    if (head.status == 101) {
+                        upstream_.shutdown_now();
+                        return fail(errors::upstream_failed,
+                                    "the backend of model '" + job_.model +
+                                        "' switched protocols, which the engine cannot "
+                                        "forward");
+                    }
+                    data += head_size;
+                    size -= head_size;
+                    continue;
+                }
+                return respond(head, data + head_size, size - head_size);
+            }
+            if (size > kMaxHead) {
+                upstream_.shutdown_now();
+                return fail(errors::upstream_failed,
+                            "the backend of model '" + job_.model +
+                                "' failed: response head larger than 64 KiB");
+            }
+            // Keep the partial head: the next read reuses the buffer.
+            std::string partial(data, size);
+            spill = std::move(partial);
+        }
+    }
+
+    // The head is in; `rest` are the first body bytes. Streams the body to the client.
+    Outcome respond(const ResponseHead& head, const char* rest, size_t rest_size) {
+        const Framing framing = framing_of(request_.getMethod(), head);
+        const bool old_client = response_.getVersion() == Poco::Net::HTTPMessage::HTTP_1_0;
+        Relay relay = Relay::verbatim;
+        if (framing == Framing::chunked) relay = old_client ? Relay::decode : Relay::chunks;
+        if (framing == Framing::until_close) relay = old_client ? Relay::raw : Relay::rechunk;
+        relay_ = relay;
+        // HTTP/1.0 has no chunked encoding: the close ends such a body.
+        if (relay == Relay::decode || relay == Relay::raw) response_.setKeepAlive(false);
+        response_.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(head.status),
+                                     std::string(head.reason));
+        const std::string out_head =
+            client_head(response_, head, framing, relay, response_.getKeepAlive());
+        Body body(framing, relay, head.content_length);
+
+        Batch first;
+        first.add(out_head.data(), out_head.size());
+        if (!body.take(rest, rest_size, first)) return broke(head, body, "bad chunked framing");
+        head_sent_ = true;  // from here on, whatever happens, the client had an answer begun
+        static_cast<http::ServerResponse&>(response_).mark_sent_by_handler();
+        if (!first.send(connection_)) return client_left();
+        sent_body(first.total() - out_head.size());
+        // Event streams move on the relay thread; TLS connections stay with their thread (an
+        // OpenSSL session is written by one thread, blocking).
+        if (head.event_stream && !body.complete() && !connection_.secure()) {
+            return relay_events(head, body, framing);
+        }
+        char buffer[kReadSize];
+        while (!body.complete()) {
+            ssize_t n = 0;
+            Batch out;
+            switch (read(buffer, sizeof buffer, n)) {
+                case Got::bytes:
+                    if (!body.take(buffer, static_cast<size_t>(n), out)) {
+                        return broke(head, body, "bad chunked framing from the backend");
+                    }
+                    if (!out.send(connection_)) return client_left();
+                    sent_body(out.total());
+                    continue;
+                case Got::end:
+                    // A close ends such a body, unless the engine caused it (an abort).
+                    if (framing == Framing::until_close && !job_.ticket.aborted()) {
+                        body.end(out);
+                        if (!out.send(connection_)) return client_left();
+                        return Outcome::done;
+                    }
+                    return broke(head, body,
+                                 "the backend closed the connection before the response was "
+                                 "complete");
+                case Got::client_gone:
+                    return client_left();
+                case Got::timeout:
+                case Got::error:
+                    return broke(head, body, why_);
+            }
+        }
+        // Complete. Streams and odd endings never go back to the pool.
+        if (head.close || body.overrun() || head.event_stream) return Outcome::done;
+        return Outcome::reuse;
+    }
+
+    // The rest of an event stream, moved by the relay thread; this thread waits, and steps in
+    // only when the stream stops (or its client cannot take a write at once).
+    Outcome relay_events(const ResponseHead& head, Body& body, Framing framing) {
+        RelayedStream stream(upstream_.fd(), client_fd_, body, job_.idle_timeout);
+        while (true) {
+            stream.stopped = RelayedStream::Stop::none;
+            job_.upstream.relay().run(stream);
+            sent_body(stream.sent);
+            stream.sent = 0;
+            switch (stream.stopped) {
+                case RelayedStream::Stop::complete:
+                    return Outcome::done;  // streams never go back to the pool
+                case RelayedStream::Stop::client_busy: {
+                    iovec part{stream.rest.data(), stream.rest.size()};
+                    bool sent = send_all(client_fd_, &part, 1);  // bounded by the send timeout
+                    sent_body(stream.rest.size());
+                    stream.rest.clear();
+                    if (!sent) return client_left();
+                    if (body.complete()) return Outcome::done;
+                    continue;
+                }
+                case RelayedStream::Stop::client_gone:
+                    return client_left();
+                case RelayedStream::Stop::end:
+                    if (framing == Framing::until_close && !job_.ticket.aborted()) {
+                        Batch out;
+                        body.end(out);
+                        if (!out.send(connection_)) return client_left();
+                        return Outcome::done;
+                    }
+                    return broke(head, body,
+                                 "the backend closed the connection before the response was "
+                                 "complete");
+                case RelayedStream::Stop::bad_framing:
+                    return broke(head, body, "bad chunked framing from the backend");
+                case RelayedStream::Stop::idle:
+                    return broke(head, body,
+                                 "no bytes from the backend for " + seconds(job_.idle_timeout) +
+                                     " (server.upstream_idle_timeout)");
+                case RelayedStream::Stop::error:
+                case RelayedStream::Stop::none:
+                    return broke(head, body, stream.why.empty() ? "relay error" : stream.why);
+            }
+        }
+    }
+
+    void sent_body(uint64_t bytes) {
+        static_cast<http::ServerResponse&>(response_).add_body_bytes(bytes);
+    }
+
+    Outcome client_left() {
+        cut_by_ = "client";
+        upstream_.shutdown_now();
+        spdlog::info("model {}: {}: client went away; upstream released", job_.model, what_);
+        response_.setKeepAlive(false);
+        return Outcome::done;
+    }
+
+    // The body broke after the head went out.
+    Outcome broke(const ResponseHead& head, Body& body, const std::string& why) {
+        cut_by_ = job_.ticket.aborted() ? "engine" : "backend";
+        upstream_.shutdown_now();
+        const std::string message =
+            job_.ticket.aborted()
+                ? "model '" + job_.model + "' was stopped before the response was complete"
+                : "the backend of model '" + job_.model + "' ended the response early: " + why;
+        spdlog::warn("model {}: {}: {}", job_.model, what_, message);
+        if (!head_sent_) return fail(errors::upstream_failed, message);
+        if (head.event_stream && head.content_length < 0) {
+            // Clients of a stream never hang: they get a last event saying what happened.
+            Batch out;
+            if (body.end_with_event(sse_error_event(errors::upstream_failed, message), out)) {
+                if (!out.send(connection_)) response_.setKeepAlive(false);
+                return Outcome::done;
+            }
+        }
+        // A body cut short cannot be mended; the client must see that it is cut. With chunked or
+        // Content-Length framing, an early end of stream says so. A close-delimited body
+        // (HTTP/1.0) would look complete: reset it instead.
+        response_.setKeepAlive(false);
+        try {
+            client_.setLinger(true, 0);
+        } catch (const Poco::Exception&) {
+        }
+        const bool framed =
+            relay_ == Relay::verbatim || relay_ == Relay::chunks || relay_ == Relay::rechunk;
+        if (framed) ::shutdown(client_fd_, SHUT_RDWR);
+        return Outcome::done;
+    }
+
+    Poco::Net::HTTPServerRequest& request_;
+    Poco::Net::HTTPServerResponse& response_;
+    const ForwardJob& job_;
+    UpstreamConnection& upstream_;
+    const bool reused_;
+    std::string cut_by_;
+    Poco::Net::StreamSocket& client_;
+    http::ClientConnection& connection_;
+    const int client_fd_;
+    const std::string what_;
+    bool first_byte_ = true;
+    int last_errno_ = 0;
+    bool head_sent_ = false;
+    Relay relay_ = Relay::verbatim;
+    std::string why_;
+};
+
+void append_header(std::string& head, std::string_view name, std::string_view value) {
+    head.append(name.data(), name.size());
+    head += ": ";
+    head.append(value.data(), value.size());
+    head += "\r\n";
 }
 
 }  // namespace
 
+std::string upstream_request_head(const Poco::Net::HTTPServerRequest& request,
+                                  const std::string& body, const Target& target, bool keep_alive) {
+    std::string head;
+    head.reserve(512);
+    head += request.getMethod();
+    head += ' ';
+    head += request.getURI();
+    head += " HTTP/1.1\r\nHost: ";
+    head += target.host;
+    head += ':';
+    head += std::to_string(target.port);
+    head += "\r\n";
+    ConnectionTokens listed;
+    for (const auto& [name, value] : request) {
+        if (iequals(name, "connection")) listed.add_list(value);
+    }
+    std::string forwarded_for, via;
+    for (const auto& [name, value] : request) {
+        if (is_dropped(name, listed)) continue;
+        if (iequals(name, "x-forwarded-for")) {
+            forwarded_for += value + ", ";
+            continue;
+        }
+        if (iequals(name, "via")) {
+            via += value + ", ";
+            continue;
+        }
+        if (iequals(name, "x-forwarded-proto")) continue;  // the engine says what it received
+        bool replaced = false;
+        for (const auto& own : target.headers) replaced = replaced || iequals(own.first, name);
+        if (replaced) continue;  // the target's own value (e.g. the child's API key) wins
+        append_header(head, name, value);
+    }
+    for (const auto& [name, value] : target.headers) append_header(head, name, value);
+    append_header(head, "X-Forwarded-For",
+                  forwarded_for + request.clientAddress().host().toString());
+    head += request.secure() ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n";
+    append_header(
+        head, "Via",
+        via + (request.getVersion() == Poco::Net::HTTPMessage::HTTP_1_0 ? "1.0 " : "1.1 ") + kVia);
+    if (!body.empty() || request.hasContentLength() || request.getChunkedTransferEncoding()) {
+        head += "Content-Length: ";
+        head += std::to_string(body.size());
+        head += "\r\n";
+    }
+    if (!keep_alive) head += "Connection: close\r\n";
+    head += "\r\n";
+    return head;
+}
+
 ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
                       Poco::Net::HTTPServerResponse& response, const ForwardJob& job) {
-    StreamSocket& client = static_cast<http::ServerRequest&>(request).socket();
-    const std::string what = request.getMethod() + " " + request.getURI();
-    auto fail = [&](const ErrorKind& kind, const std::string& message) {
-        spdlog::warn("model {}: {}: {}", job.model, what, message);
-        send_error(response, kind, message);
-    };
-
-    std::unique_ptr<UpstreamSession> upstream;
-    try {
-        upstream = std::make_unique<UpstreamSession>(
-            job.target.host, job.target.port, kConnectTimeout, to_timespan(job.idle_timeout));
-    } catch (const Poco::Exception& e) {
-        return {true, "cannot reach the backend of model '" + job.model + "': " + e.displayText()};
-    }
-    AbortGuard guard{job.ticket};  // declared after `upstream`: destroyed before it
-    job.ticket.set_abort([session = upstream.get()] { session->shutdown_now(); });
-
-    Poco::Net::HTTPRequest outgoing(request.getMethod(), request.getURI(),
-                                    Poco::Net::HTTPMessage::HTTP_1_1);
-    copy_end_to_end_headers(request, outgoing);
-    outgoing.setHost(job.target.host, job.target.port);
-    for (const auto& [name, value] : job.target.headers) outgoing.set(name, value);
-    if (!body.empty() || request.hasContentLength() || request.getChunkedTransferEncoding()) {
-        outgoing.setContentLength64(static_cast<Poco::Int64>(body.size()));
-    }
-    outgoing.setKeepAlive(false);
-
-    HTTPResponse upstream_response;
-    Pump pump(*upstream, client, job.idle_timeout, [&job] { return job.ticket.aborted(); });
-    std::string why;
-    try {
-        std::ostream& out = upstream->sendRequest(outgoing);
-        out.write(body.data(), static_cast<std::streamsize>(body.size()));
-        out.flush();
-        switch (pump.wait_for_upstream(why)) {
-            case Wait::client_gone:
-                spdlog::debug("model {}: {}: client went away before the answer", job.model, what);
-                return {false, "", "client"};
-            case Wait::idle_timeout:
-                fail(errors::upstream_timeout, why);
-                return {};
-            case Wait::error:
-                throw Poco::Net::NetException(why);
-            case Wait::data:
-                break;
+    UpstreamPool& pool = job.upstream;
+    const UpstreamSettings& settings = pool.settings();
+    const bool pooling = settings.keepalive > 0;
+    const std::string head = upstream_request_head(request, body, job.target, pooling);
+    for (int attempt = 1;; ++attempt) {
+        std::unique_ptr<UpstreamConnection> upstream;
+        bool reused = false;
+        if (pooling && attempt == 1) {
+            upstream = pool.take(job.model, job.generation, job.target.host, job.target.port);
+            reused = upstream != nullptr;
         }
-        upstream->receiveResponse(upstream_response);
-    } catch (const Poco::Exception& e) {
-        fail(errors::upstream_failed,
-             job.ticket.aborted()
-                 ? "model '" + job.model + "' was stopped before it answered"
-                 : "the backend of model '" + job.model + "' failed: " + e.displayText());
-        return {};
-    }
-
-    Framing framing = framing_of(request.getMethod(), upstream_response);
-    start_response(request, upstream_response, framing, response);
-    std::ostream& out = response.send();
-    Poco::Int64 length =
-        upstream_response.hasContentLength() ? upstream_response.getContentLength64() : 0;
-    PumpEnd end = pump.run(framing, length, out, why);
-    if (end == PumpEnd::complete) return {};
-    upstream->shutdown_now();
-    if (end == PumpEnd::client_gone) {
-        spdlog::info("model {}: {}: client went away; upstream released", job.model, what);
-        return {false, "", "client"};
-    }
-    std::string message =
-        job.ticket.aborted()
-            ? "model '" + job.model + "' was stopped before the response was complete"
-            : "the backend of model '" + job.model + "' ended the response early: " + why;
-    spdlog::warn("model {}: {}: {}", job.model, what, message);
-    const std::string cut_by = job.ticket.aborted() ? "engine" : "backend";
-    bool event_stream =
-        Poco::icompare(upstream_response.getContentType().substr(0, 17), "text/event-stream") == 0;
-    if (event_stream && framing != Framing::content_length) {
-        // Clients of a stream never hang: they get a last event saying what happened.
-        std::string event = sse_error_event(errors::upstream_failed, message);
-        if (pump.tail().size() == 2 && pump.tail() != "\n\n") event = "\n\n" + event;
-        out << event;
-        out.flush();
+        if (!upstream) {
+            try {
+                upstream = UpstreamConnection::open(job.target.host, job.target.port,
+                                                    settings.connect_timeout, job.idle_timeout,
+                                                    kClientCheckEvery);
+            } catch (const ConnectError& e) {
+                if (e.kind == ConnectError::Kind::timed_out) {
+                    std::string message = "cannot reach the backend of model '" + job.model +
+                                          "': " + e.what() + " after " +
+                                          std::to_string(settings.connect_timeout.count()) +
+                                          " ms (server.upstream_connect_timeout)";
+                    spdlog::warn("model {}: {} {}: {}", job.model, request.getMethod(),
+                                 request.getURI(), message);
+                    send_error(response, errors::upstream_timeout, message);
+                    return {};
+                }
+                return {true, "cannot reach the backend of model '" + job.model + "': " + e.what()};
+            }
+            upstream->generation = job.generation;
+        }
+        Outcome outcome;
+        std::string cut_by;
+        {
+            AbortGuard guard{job.ticket};  // cleared before `upstream` can go back or away
+            job.ticket.set_abort([c = upstream.get()] { c->shutdown_now(); });
+            Exchange exchange(request, response, job, *upstream, reused);
+            outcome = exchange.run(head, body);
+            cut_by = exchange.cut_by();
+        }
+        if (outcome == Outcome::retry) {
+            spdlog::debug("model {}: a pooled connection was closed; sending on a new one",
+                          job.model);
+            continue;
+        }
+        ++upstream->requests;
+        if (outcome == Outcome::reuse && !job.ticket.aborted()) {
+            pool.give_back(job.model, std::move(upstream));
+        }
         return {false, "", cut_by};
     }
-    // A body cut short cannot be mended; the client must see that it is cut. With chunked or
-    // Content-Length framing, an early end of stream says so (and keeps Poco from adding a final
-    // chunk). A close-delimited body (HTTP/1.0) would look complete: reset it instead.
-    response.setKeepAlive(false);
-    try {
-        client.setLinger(true, 0);
-    } catch (const Poco::Exception&) {
-    }
-    if (response.getChunkedTransferEncoding() || response.hasContentLength()) {
-        ::shutdown(client.impl()->sockfd(), SHUT_RDWR);
-    }
-    return {false, "", cut_by};
 }
 
 }  // namespace gradatum::proxy

@@ -5,9 +5,11 @@
 #include <Poco/Net/HTTPServerResponse.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "plugin/backend_instance.hpp"
+#include "proxy/upstream_pool.hpp"
 #include "supervisor/in_flight.hpp"
 
 namespace gradatum::proxy {
@@ -17,6 +19,8 @@ struct ForwardJob {
     const Target& target;
     InFlight::Ticket& ticket;
     std::chrono::milliseconds idle_timeout;  // allowed silence between upstream bytes
+    uint64_t generation;                     // of the child the request was admitted to
+    UpstreamPool& upstream;                  // persistent connections, timeouts
 };
 
 // `connect_failed`: the child refused the connection and nothing was answered yet (the caller
@@ -31,5 +35,11 @@ struct ForwardResult {
 
 ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& body,
                       Poco::Net::HTTPServerResponse& response, const ForwardJob& job);
+
+// The head of the request sent to the child (exposed for tests): end-to-end headers of the
+// client's request, the target's own headers in place of the client's of the same name,
+// X-Forwarded-For / X-Forwarded-Proto / Via, and a Content-Length for the body.
+std::string upstream_request_head(const Poco::Net::HTTPServerRequest& request,
+                                  const std::string& body, const Target& target, bool keep_alive);
 
 }  // namespace gradatum::proxy

@@ -223,10 +223,10 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
                 send_refusal(response, model, admission);
                 return;
             }
-            ForwardResult result =
-                forward(request, body, response,
-                        ForwardJob{model.name(), admission.target, *admission.ticket,
-                                   door_.upstream_idle_timeout});
+            ForwardResult result = forward(
+                request, body, response,
+                ForwardJob{model.name(), admission.target, *admission.ticket,
+                           door_.upstream_idle_timeout, admission.generation, *door_.upstream});
             cut_by_ = result.cut_by;
             if (!result.connect_failed) return;
             if (attempt == 2) {

@@ -9,12 +9,14 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "ops/metrics.hpp"
 #include "proxy/client_keys.hpp"
 #include "proxy/router.hpp"
+#include "proxy/upstream_pool.hpp"
 
 namespace gradatum {
 class ModelSupervisor;
@@ -37,6 +39,7 @@ struct FrontDoor {
     std::function<size_t()> busy_threads;
     bool access_log = true;  // logging.access
     std::atomic<bool> draining{false};
+    std::unique_ptr<UpstreamPool> upstream{};  // connections to the children, set by the engine
 };
 
 class RequestHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {

@@ -1,0 +1,124 @@
+#include "proxy/upstream_pool.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace gradatum::proxy {
+
+using Clock = UpstreamConnection::Clock;
+
+UpstreamPool::UpstreamPool(UpstreamSettings settings) : settings_(settings) {
+    if (settings_.keepalive > 0) reaper_ = std::thread([this] { reap(); });
+}
+
+UpstreamPool::~UpstreamPool() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (reaper_.joinable()) reaper_.join();
+    clear();
+}
+
+std::unique_ptr<UpstreamConnection> UpstreamPool::take(const std::string& model,
+                                                       uint64_t generation, const std::string& host,
+                                                       uint16_t port) {
+    if (settings_.keepalive == 0) return nullptr;
+    std::vector<std::unique_ptr<UpstreamConnection>> dropped;  // closed after the unlock
+    std::unique_ptr<UpstreamConnection> found;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = slots_.find(model);
+        if (it == slots_.end()) {
+            slots_[model].generation = generation;
+            return nullptr;
+        }
+        Slot& slot = it->second;
+        if (generation > slot.generation) {
+            // A newer child is serving: whatever is idle belongs to the one before.
+            dropped = std::move(slot.idle);
+            slot.idle.clear();
+            slot.generation = generation;
+        } else if (generation < slot.generation) {
+            return nullptr;  // admitted to a child that is already replaced: connect afresh
+        }
+        const auto now = Clock::now();
+        while (!slot.idle.empty()) {
+            std::unique_ptr<UpstreamConnection> c = std::move(slot.idle.back());
+            slot.idle.pop_back();
+            if (now - c->idle_since < settings_.max_idle && c->host() == host &&
+                c->port() == port && c->idle_and_open()) {
+                found = std::move(c);
+                ++stats_.reused;
+                break;
+            }
+            dropped.push_back(std::move(c));
+        }
+        stats_.discarded += dropped.size();
+        stats_.idle -= dropped.size() + (found ? 1 : 0);
+    }
+    if (!dropped.empty()) {
+        spdlog::debug("model {}: closed {} idle upstream connection(s)", model, dropped.size());
+    }
+    return found;
+}
+
+void UpstreamPool::give_back(const std::string& model,
+                             std::unique_ptr<UpstreamConnection> connection) {
+    if (!connection || settings_.keepalive == 0) return;
+    connection->idle_since = Clock::now();
+    std::lock_guard<std::mutex> lock(mutex_);
+    Slot& slot = slots_[model];
+    if (connection->generation != slot.generation || slot.idle.size() >= settings_.keepalive) {
+        return;  // `connection` closes on the way out, after the unlock
+    }
+    slot.idle.push_back(std::move(connection));
+    ++stats_.kept;
+    ++stats_.idle;
+}
+
+void UpstreamPool::clear() {
+    std::map<std::string, Slot, std::less<>> all;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto& [model, slot] : slots_) {
+            stats_.discarded += slot.idle.size();
+            stats_.idle -= slot.idle.size();
+            all[model].idle = std::move(slot.idle);
+            slot.idle.clear();
+        }
+    }
+}
+
+UpstreamPool::Stats UpstreamPool::stats() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
+}
+
+void UpstreamPool::reap() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+        wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+        if (stopping_) break;
+        std::vector<std::unique_ptr<UpstreamConnection>> dropped;
+        const auto now = Clock::now();
+        for (auto& [model, slot] : slots_) {
+            auto& idle = slot.idle;
+            for (size_t i = 0; i < idle.size();) {
+                if (now - idle[i]->idle_since >= settings_.max_idle || !idle[i]->idle_and_open()) {
+                    dropped.push_back(std::move(idle[i]));
+                    idle.erase(idle.begin() + static_cast<std::ptrdiff_t>(i));
+                } else {
+                    ++i;
+                }
+            }
+        }
+        stats_.discarded += dropped.size();
+        stats_.idle -= dropped.size();
+        lock.unlock();
+        dropped.clear();
+        lock.lock();
+    }
+}
+
+}  // namespace gradatum::proxy
