@@ -119,12 +119,13 @@ void StreamRelay::loop() {
             spdlog::error("stream relay: epoll_wait: {}", std::strerror(errno));
             break;
         }
+        bool woken = false;
         for (int i = 0; i < n; ++i) {
             uint64_t data = events[i].data.u64;
             if (data == kWake) {
                 uint64_t count;
                 (void)!::read(wake_, &count, sizeof count);
-                adopt();
+                woken = true;
                 continue;
             }
             auto* s = reinterpret_cast<Stream*>(data & ~kClientBit);
@@ -136,6 +137,9 @@ void StreamRelay::loop() {
                 give_back(s);
             }
         }
+        // New streams only after this round's events: an event still queued for a stream given
+        // back in this round must not reach a new stream that happens to have its address.
+        if (woken) adopt();
         const auto now = Clock::now();
         while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
             Stream* s = deadlines_.begin()->second;
