@@ -66,7 +66,16 @@ TEST_CASE("/metrics counts known traffic", "[fake][metrics]") {
     }
     CHECK(stream(fake.port(), "/v1/chat/completions", kStreamChat).status == 200);
     CHECK(http(fake.port(), "GET", "/v1/nothing").status == 404);  // the child's 404
-    auto text = http(fake.port(), "GET", "/metrics").body;
+    // A request is accounted just after its answer went out: the client can be quicker.
+    const std::string last = "gradatum_requests_total{model=\"m\",route=\"other\",code=\"4xx\"}";
+    std::string text;
+    REQUIRE(wait_until(
+        [&] {
+            text = http(fake.port(), "GET", "/metrics").body;
+            return sample(text, last) == 1 &&
+                   sample(text, "gradatum_request_duration_seconds_count{model=\"m\"}") == 5;
+        },
+        5s));
     INFO(text);
     const std::string m = "model=\"m\"";
     CHECK(sample(text, "gradatum_requests_total{" + m +

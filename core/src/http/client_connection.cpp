@@ -1,4 +1,5 @@
 #include "http/client_connection.hpp"
+#include "http/send_all.hpp"
 
 #include <Poco/Exception.h>
 #include <openssl/err.h>
@@ -153,28 +154,8 @@ bool ClientConnection::send_all(const iovec* parts, int count) {
         ERR_clear_error();
         return false;  // gone, or the send timeout passed
     }
-    std::vector<iovec> left(parts, parts + count);
-    size_t first = 0;
-    while (first < left.size()) {
-        msghdr message{};
-        message.msg_iov = left.data() + first;
-        message.msg_iovlen = left.size() - first;
-        ssize_t n = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return false;  // EAGAIN here means the send timeout passed
-        }
-        auto sent = static_cast<size_t>(n);
-        while (first < left.size() && sent >= left[first].iov_len) {
-            sent -= left[first].iov_len;
-            ++first;
-        }
-        if (first < left.size()) {
-            left[first].iov_base = static_cast<char*>(left[first].iov_base) + sent;
-            left[first].iov_len -= sent;
-        }
-    }
-    return true;
+    std::vector<iovec> left(parts, parts + count);  // send_all advances it in place
+    return http::send_all(fd_, left.data(), count);
 }
 
 bool ClientConnection::send_all(std::string_view data) {

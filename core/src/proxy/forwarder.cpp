@@ -22,6 +22,7 @@
 
 #include "chunked_decoder.hpp"
 #include "header_rules.hpp"
+#include "http/send_all.hpp"
 #include "http/server_request.hpp"
 #include "http/server_response.hpp"
 #include "openai_error.hpp"
@@ -48,34 +49,7 @@ constexpr const char* kVia = "gradatum-engine";
 
 // ---- the client's socket -------------------------------------------------------------------
 
-// Every byte or false (the client is gone, or stopped reading for the send timeout).
-bool send_all(int fd, iovec* iov, int count) {
-    while (count > 0 && iov->iov_len == 0) {
-        ++iov;
-        --count;
-    }
-    while (count > 0) {
-        msghdr msg{};
-        msg.msg_iov = iov;
-        msg.msg_iovlen = static_cast<size_t>(count);
-        ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        auto sent = static_cast<size_t>(n);
-        while (count > 0 && sent >= iov->iov_len) {
-            sent -= iov->iov_len;
-            ++iov;
-            --count;
-        }
-        if (count > 0) {
-            iov->iov_base = static_cast<char*>(iov->iov_base) + sent;
-            iov->iov_len -= sent;
-        }
-    }
-    return true;
-}
+using http::send_all;  // every byte or false (the client is gone, or stopped reading)
 
 // A client that closed its connection reads as an end of stream (bytes of a next request do not
 // count: they wait in the buffer).
@@ -844,7 +818,8 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
                     send_error(response, errors::upstream_timeout, message);
                     return {};
                 }
-                return {true, "cannot reach the backend of model '" + job.model + "': " + e.what()};
+                return {true, "cannot reach the backend of model '" + job.model + "': " + e.what(),
+                        ""};
             }
             upstream->generation = job.generation;
         }

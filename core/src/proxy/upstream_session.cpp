@@ -1,5 +1,7 @@
 #include "upstream_session.hpp"
 
+#include "http/send_all.hpp"
+
 #include <Poco/Exception.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SocketAddress.h>
@@ -82,27 +84,7 @@ void UpstreamConnection::set_wait_slice(std::chrono::milliseconds slice) {
 }
 
 bool UpstreamConnection::send_all(iovec* iov, int count) {
-    while (count > 0) {
-        msghdr msg{};
-        msg.msg_iov = iov;
-        msg.msg_iovlen = static_cast<size_t>(count);
-        ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return false;  // EAGAIN here is the send timeout
-        }
-        auto sent = static_cast<size_t>(n);
-        while (count > 0 && sent >= iov->iov_len) {
-            sent -= iov->iov_len;
-            ++iov;
-            --count;
-        }
-        if (count > 0) {
-            iov->iov_base = static_cast<char*>(iov->iov_base) + sent;
-            iov->iov_len -= sent;
-        }
-    }
-    return true;
+    return http::send_all(fd_, iov, count);  // EAGAIN there is the send timeout
 }
 
 ssize_t UpstreamConnection::receive(char* buffer, size_t length) {
