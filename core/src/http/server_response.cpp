@@ -121,6 +121,10 @@ void ServerResponse::requireAuthentication(const std::string& realm) {
     send();
 }
 
+void ServerResponse::flush_body() {
+    if (stream_) stream_->flush();
+}
+
 uint64_t ServerResponse::body_bytes() const {
     return body_ ? body_->written() : handler_body_bytes_;
 }

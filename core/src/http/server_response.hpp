@@ -43,6 +43,8 @@ class ServerResponse : public Poco::Net::HTTPServerResponse {
 
     // For the metrics and the access log: body bytes written, and when the head went out.
     uint64_t body_bytes() const;
+    // Writes out what the handler left in the body's buffer (so that body_bytes() counts it).
+    void flush_body();
     std::chrono::steady_clock::time_point head_sent_at() const { return head_sent_at_; }
 
   private:

@@ -387,6 +387,7 @@ enum class Outcome {
     done,   // the client has its answer (or an error, or went away)
     retry,  // a pooled connection was found closed before the request got through
     reuse,  // done, and the connection may carry another request
+    gone,   // a fresh connection was reset with the request unread: the child is going away
 };
 
 class Exchange {
@@ -509,6 +510,14 @@ class Exchange {
                     if (reused_ && first_byte_ && !job_.ticket.aborted() &&
                         (unread || idempotent(request_.getMethod()))) {
                         return Outcome::retry;
+                    }
+                    // On a fresh connection the same reset means the child is dying (it
+                    // accepted, then closed with the request unread): like a refused connect,
+                    // nothing was processed or answered, so the request may wait for the next
+                    // child.
+                    if (!reused_ && first_byte_ && unread && !job_.ticket.aborted()) {
+                        upstream_.shutdown_now();
+                        return Outcome::gone;
                     }
                     return fail(errors::upstream_failed,
                                 stopped_or("the backend of model '" + job_.model +
@@ -836,6 +845,12 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
             spdlog::debug("model {}: a pooled connection was closed; sending on a new one",
                           job.model);
             continue;
+        }
+        if (outcome == Outcome::gone) {
+            return {true,
+                    "the backend of model '" + job.model +
+                        "' reset the connection before reading the request",
+                    ""};
         }
         ++upstream->requests;
         if (outcome == Outcome::reuse && !job.ticket.aborted()) {

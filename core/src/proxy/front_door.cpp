@@ -98,6 +98,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
         if (response.sent())
             r.first_byte_s = Seconds(response.head_sent_at() - request.received_at()).count();
         r.bytes_in = body_bytes_;
+        response.flush_body();
         r.bytes_out = response.body_bytes();
         door_.metrics.record(r);
         if (!door_.access_log) return;
