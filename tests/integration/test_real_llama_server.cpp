@@ -1,7 +1,9 @@
 // The engine in front of the real llama-server with the tiny model: every answer through the
 // engine must match the same request sent straight to the child in status, type and shape.
 #include <signal.h>
+
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
