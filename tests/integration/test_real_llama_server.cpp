@@ -268,8 +268,13 @@ TEST_CASE("real: llama.cpp's web UI is served through the engine as the child se
     auto direct = http(real.child, "GET", "/", "", direct_headers);
     INFO("engine: " << via_engine.status << " " << via_engine.header("content-type")
                     << "; child: " << direct.status << " " << direct.header("content-type"));
-    REQUIRE(direct.status ==
-            200);  // a llama-server built with its UI (scripts/get-llama-server.sh)
+    if (direct.status != 200 && !std::getenv("CI")) {
+        // A llama-server of one's own may be built without its UI (LLAMA_BUILD_UI=OFF).
+        WARN("this llama-server serves no web UI (" << direct.status << "); not checked");
+        return;
+    }
+    // scripts/get-llama-server.sh builds llama-server with its UI.
+    REQUIRE(direct.status == 200);
     CHECK(via_engine.status == 200);
     CHECK(via_engine.header("content-type") == direct.header("content-type"));
     CHECK(via_engine.header("content-type").find("text/html") == 0);
