@@ -45,8 +45,9 @@ TEST_CASE("a normal head is parsed into its parts", "[http][head]") {
 }
 
 TEST_CASE("keep-alive, chunked and 100-continue are read from the fields", "[http][head]") {
-    auto s = scan("PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n"
-                  "Connection: keep-alive, close\r\nExpect: 100-continue\r\n\r\n");
+    auto s = scan(
+        "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n"
+        "Connection: keep-alive, close\r\nExpect: 100-continue\r\n\r\n");
     REQUIRE(s.status == HeadStatus::complete);
     CHECK(s.head.chunked);
     CHECK_FALSE(s.head.keep_alive);
@@ -99,7 +100,7 @@ TEST_CASE("malformed heads are refused", "[http][head]") {
     CHECK(verdict(std::string("GET /a\0b HTTP/1.1\r\nHost: a\r\n\r\n", 31)) == "400 bad_request");
     CHECK(verdict(std::string("GET / HTTP/1.1\r\nHost: a\0\r\n\r\n", 28)) == "400 bad_request");
     CHECK(verdict(std::string("GET / HTTP/1.1\r\nHo\0", 19)) == "400 bad_request");  // early
-    CHECK(verdict("GET / HTTP/1.1\nHost: a\n\n") == "400 bad_request");            // bare LF
+    CHECK(verdict("GET / HTTP/1.1\nHost: a\n\n") == "400 bad_request");              // bare LF
     CHECK(verdict("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n") == "400 bad_request");
     CHECK(verdict("GET / HTTP/1.1\r\nNoColon\r\n\r\n") == "400 bad_request");
     CHECK(verdict("GET / HTTP/1.1\r\n: empty-name\r\n\r\n") == "400 bad_request");
@@ -114,7 +115,7 @@ TEST_CASE("limits on head size and field count give 431", "[http][head]") {
     limits.max_bytes = 200;
     limits.max_fields = 3;
     std::string big = "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(300, 'v');
-    CHECK(scan(big, limits).error_status == 431);                // known before the end
+    CHECK(scan(big, limits).error_status == 431);               // known before the end
     CHECK(scan(big + "\r\n\r\n", limits).error_status == 431);  // and after it
     std::string many = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
     auto s = scan(many, limits);
