@@ -45,16 +45,10 @@ TEST_CASE("/metrics passes promtool check metrics", "[fake][metrics]") {
     auto metrics = http(fake.port(), "GET", "/metrics");
     REQUIRE(metrics.status == 200);
     std::string file = fake.files.write("metrics.txt", metrics.body);
-    std::string command = "'" + tool + "' check metrics < '" + file + "' 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe);
     std::string output;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-    int status = pclose(pipe);
+    int code = run_shell(shell_quote(tool) + " check metrics < " + shell_quote(file), &output);
     INFO(metrics.body << "\npromtool: " << output);
-    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(code == 0);
     CHECK(output.empty());  // promtool prints lint problems even when it exits 0
 }
 

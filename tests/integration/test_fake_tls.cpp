@@ -17,22 +17,12 @@ using nlohmann::json;
 
 namespace {
 
-// Runs a shell command line; returns its exit code and, in `output`, what it printed.
 int run(const std::string& command, std::string* output = nullptr) {
-    std::string line = command + " 2>&1";
-    FILE* pipe = popen(line.c_str(), "r");
-    REQUIRE(pipe);
-    std::string text;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) text.append(buffer, n);
-    int status = pclose(pipe);
-    if (output) *output = text;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run_shell(command, output);
 }
 
 std::string quote(const std::string& s) {
-    return "'" + s + "'";
+    return shell_quote(s);
 }
 
 // A CA and a server certificate for 127.0.0.1 signed by it, named `name`.pem / `name`.key.
