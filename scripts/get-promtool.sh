@@ -8,6 +8,13 @@ if found=$(command -v promtool 2>/dev/null); then
   exit 0
 fi
 version=$(apt-cache policy prometheus 2>/dev/null | awk '/Candidate:/ {print $2}')
+if [[ -z "$version" || "$version" == "(none)" ]]; then
+  # A machine whose package lists were never fetched (all other packages already installed).
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -q >/dev/null
+  version=$(apt-cache policy prometheus 2>/dev/null | awk '/Candidate:/ {print $2}')
+fi
 [[ -n "$version" && "$version" != "(none)" ]] || { echo "get-promtool: no prometheus package known to apt (run apt-get update)" >&2; exit 3; }
 dir="$CACHE/promtool-${version//[^A-Za-z0-9.+-]/_}"
 if [[ ! -x "$dir/usr/bin/promtool" ]]; then
