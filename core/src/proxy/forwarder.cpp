@@ -611,15 +611,7 @@ class Exchange {
                     sent_body(out.total());
                     continue;
                 case Got::end:
-                    // A close ends such a body, unless the engine caused it (an abort).
-                    if (framing == Framing::until_close && !job_.ticket.aborted()) {
-                        body.end(out);
-                        if (!out.send(connection_)) return client_left();
-                        return Outcome::done;
-                    }
-                    return broke(head, body,
-                                 "the backend closed the connection before the response was "
-                                 "complete");
+                    return upstream_closed(head, body, framing);
                 case Got::client_gone:
                     return client_left();
                 case Got::timeout:
@@ -656,15 +648,7 @@ class Exchange {
                 case RelayedStream::Stop::client_gone:
                     return client_left();
                 case RelayedStream::Stop::end:
-                    if (framing == Framing::until_close && !job_.ticket.aborted()) {
-                        Batch out;
-                        body.end(out);
-                        if (!out.send(connection_)) return client_left();
-                        return Outcome::done;
-                    }
-                    return broke(head, body,
-                                 "the backend closed the connection before the response was "
-                                 "complete");
+                    return upstream_closed(head, body, framing);
                 case RelayedStream::Stop::bad_framing:
                     return broke(head, body, "bad chunked framing from the backend");
                 case RelayedStream::Stop::idle:
@@ -691,6 +675,19 @@ class Exchange {
     }
 
     // The body broke after the head went out.
+    // The child closed its connection: that ends a close-delimited body (unless the engine
+    // caused it, an abort); any other body was cut short.
+    Outcome upstream_closed(const ResponseHead& head, Body& body, Framing framing) {
+        if (framing == Framing::until_close && !job_.ticket.aborted()) {
+            Batch out;
+            body.end(out);
+            if (!out.send(connection_)) return client_left();
+            return Outcome::done;
+        }
+        return broke(head, body,
+                     "the backend closed the connection before the response was complete");
+    }
+
     Outcome broke(const ResponseHead& head, Body& body, const std::string& why) {
         cut_by_ = job_.ticket.aborted() ? "engine" : "backend";
         upstream_.shutdown_now();
