@@ -71,12 +71,30 @@ struct ServerSettings {
     std::chrono::milliseconds upstream_connect_timeout{5'000};
     std::chrono::milliseconds upstream_header_timeout{600'000};
     int upstream_keepalive = 32;
+
+    // Many models (issue 8). server.admin_keys: keys for /admin/ (separate from api_keys; with
+    // none set, /admin/ is served on loopback listeners only). Secrets, as api_keys.
+    std::vector<std::string> admin_keys;
+    // server.max_running: models whose children may run at once (0: no limit).
+    int max_running = 0;
+    // server.max_wait_for_swap: when models take turns, the longest a request waits for its
+    // model while another one keeps serving its own queue (then that one drains and swaps).
+    std::chrono::milliseconds max_wait_for_swap{30'000};
+};
+
+// groups.<g>.*: models that share a resource (models.<name>.group = g).
+struct GroupSettings {
+    std::string name;
+    bool exclusive = false;  // groups.<g>.exclusive: at most one member runs at a time
 };
 
 struct LivenessSettings {
     std::chrono::milliseconds interval{10'000};
     std::chrono::milliseconds timeout{5'000};
     int failures = 3;
+    // liveness.generate: probe with the plugin's one-token generation request instead of its
+    // readiness probe, so a child whose /health answers while generation is wedged restarts.
+    bool generate = false;
 };
 
 struct ModelSettings {
@@ -89,6 +107,21 @@ struct ModelSettings {
     // 503 at once. Default: a quarter of server.threads, at most 64.
     size_t max_waiting = 64;
     LivenessSettings liveness;
+
+    // Many models (issue 8).
+    std::vector<std::string> aliases;     // models.<name>.aliases: other names that select it
+    std::optional<ListenAddress> listen;  // models.<name>.listen: its own listener (plain HTTP)
+    // models.<name>.autostart: started with the engine. Default (resolved by the loader): true
+    // with one model; with several, true for server.default_model only.
+    bool autostart = true;
+    std::chrono::milliseconds ttl{0};  // idle this long (no request in flight) -> stop; 0: never
+    std::string group;                 // models.<name>.group: a groups.<g> name, or ""
+    // models.<name>.max_concurrent: requests in flight at once (0: no limit); past it up to
+    // max_queued wait (bounded by queue_timeout), and the rest get 429.
+    size_t max_concurrent = 0;
+    size_t max_queued = 64;
+    // models.<name>.min_loaded: once ready, not stopped to make room for this long.
+    std::chrono::milliseconds min_loaded{0};
     // Every other key under models.<name>. (e.g. "llama_server.model"), raw, for the plugin.
     std::map<std::string, std::string> backend_config;
 };
@@ -97,6 +130,7 @@ struct EngineConfig {
     std::string source_path;
     ServerSettings server;
     std::vector<ModelSettings> models;  // sorted by name
+    std::vector<GroupSettings> groups;  // sorted by name; every models.<name>.group is one
     std::string log_level = "info";
     std::string log_format = "text";  // logging.format: text or json
     std::string log_file;             // logging.file: empty for stderr only
