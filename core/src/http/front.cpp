@@ -93,7 +93,52 @@ Front::~Front() {
 
 void Front::add_listener(Poco::Net::ServerSocket listener, bool tls) {
     listener.setBlocking(false);
-    listeners_.push_back({std::move(listener), tls});
+    post([this, listener, tls] {
+        listeners_.push_back({listener, tls});
+        if (started_) watch_listener(listeners_.back());
+    });
+}
+
+void Front::remove_listener(const Poco::Net::SocketAddress& address) {
+    post([this, address] {
+        std::lock_guard<std::mutex> lock(listeners_mutex_);
+        for (auto it = listeners_.begin(); it != listeners_.end(); ++it) {
+            if (it->socket.address() != address) continue;
+            epoll_ctl(epoll_, EPOLL_CTL_DEL, it->socket.impl()->sockfd(), nullptr);
+            it->socket.close();
+            listeners_.erase(it);
+            return;
+        }
+    });
+}
+
+void Front::post(std::function<void()> command) {
+    {
+        std::lock_guard<std::mutex> lock(returned_mutex_);
+        if (!started_) {
+            command();
+            return;
+        }
+        posted_.push_back(std::move(command));
+    }
+    uint64_t one = 1;
+    (void)!::write(wake_, &one, sizeof one);
+}
+
+void Front::run_posted() {
+    std::deque<std::function<void()>> commands;
+    {
+        std::lock_guard<std::mutex> lock(returned_mutex_);
+        commands.swap(posted_);
+    }
+    for (auto& command : commands) command();
+}
+
+void Front::watch_listener(const Listener& listener) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = listener.socket.impl()->sockfd();
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, event.data.fd, &event);
 }
 
 void Front::set_tls(std::shared_ptr<TlsContext> tls) {
@@ -109,7 +154,11 @@ void Front::start() {
         epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event);
     };
     add(wake_);
-    for (auto& listener : listeners_) add(listener.socket.impl()->sockfd());
+    for (auto& listener : listeners_) watch_listener(listener);
+    {
+        std::lock_guard<std::mutex> lock(returned_mutex_);
+        started_ = true;
+    }
     reactor_ = std::thread([this] { run(); });
 }
 
@@ -159,6 +208,7 @@ void Front::run() {
                 uint64_t count;
                 (void)!::read(wake_, &count, sizeof count);
                 if (!accepting_) close_listeners();
+                run_posted();
                 adopt_returned();
                 continue;
             }

@@ -50,8 +50,11 @@ class Front {
     Front(const Front&) = delete;
     Front& operator=(const Front&) = delete;
 
-    // Before start(): a bound, listening socket; `tls`: its connections speak TLS first.
+    // A bound, listening socket; `tls`: its connections speak TLS first. After start() (a
+    // reload), the reactor takes it on its next turn.
     void add_listener(Poco::Net::ServerSocket listener, bool tls = false);
+    // Closes the listener bound to `address` (a reload); its open connections go on.
+    void remove_listener(const Poco::Net::SocketAddress& address);
     // The certificate of the TLS listeners; a later call (a reload) applies to new connections.
     void set_tls(std::shared_ptr<TlsContext> tls);
     void start();
@@ -83,6 +86,10 @@ class Front {
     void dispatch(std::unique_ptr<ClientConnection> connection, RequestHead head);
     void adopt_returned();
     void close_listeners();
+    // Runs `command` on the reactor thread (at once before start()).
+    void post(std::function<void()> command);
+    void run_posted();
+    void watch_listener(const Listener& listener);
 
     // Worker side.
     void serve(std::unique_ptr<ClientConnection> connection, RequestHead head);
@@ -112,6 +119,8 @@ class Front {
     std::atomic<size_t> busy_{0};
     std::mutex returned_mutex_;
     std::deque<std::unique_ptr<ClientConnection>> returned_;
+    std::deque<std::function<void()>> posted_;  // under returned_mutex_
+    bool started_ = false;
     std::mutex serving_mutex_;
     std::set<int> serving_;  // descriptors of connections a worker holds
 };

@@ -67,24 +67,28 @@ void Metrics::Histogram::observe(double seconds) {
     ++count;
 }
 
-Metrics::Metrics(std::vector<std::string> models) : names_(std::move(models)) {
-    names_.push_back("");  // the engine's own answers
+Metrics::Metrics(std::vector<std::string> models) {
+    names_.push_back("");  // index 0: the engine's own answers
+    for (auto& name : models) names_.push_back(std::move(name));
     per_model_.resize(names_.size());
 }
 
-int Metrics::model_index(std::string_view name) const {
-    for (size_t i = 0; i + 1 < names_.size(); ++i) {
+int Metrics::model_index(std::string_view name) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (size_t i = 1; i < names_.size(); ++i) {
         if (names_[i] == name) return static_cast<int>(i);
     }
-    return -1;
+    // A model added by a reload; a removed one keeps its counters (they only grow).
+    names_.emplace_back(name);
+    per_model_.emplace_back();
+    return static_cast<int>(names_.size() - 1);
 }
 
 void Metrics::record(const Request& r) {
-    size_t index = r.model >= 0 && static_cast<size_t>(r.model) + 1 < names_.size()
-                       ? static_cast<size_t>(r.model)
-                       : names_.size() - 1;
     int status_class = std::clamp(r.status / 100, 1, 5);
     std::lock_guard<std::mutex> lock(mutex_);
+    size_t index =
+        r.model > 0 && static_cast<size_t>(r.model) < names_.size() ? static_cast<size_t>(r.model) : 0;
     PerModel& m = per_model_[index];
     ++m.requests[{route_label(r.route), status_class}];
     m.duration.observe(r.seconds);

@@ -23,11 +23,11 @@ std::string_view route_label(std::string_view path);
 
 class Metrics {
   public:
-    // `models`: every configured model, in a fixed order (their index is their label).
+    // `models`: the configured models; model_index() adds those a reload brings.
     explicit Metrics(std::vector<std::string> models);
 
     struct Request {
-        int model = -1;  // index in the models, or -1 (answered by the engine itself)
+        int model = -1;  // model_index(), or -1 (answered by the engine itself)
         std::string_view route;
         int status = 0;
         double seconds = 0;        // from the request head to the end of the answer
@@ -37,7 +37,8 @@ class Metrics {
     };
     void record(const Request& request);
 
-    int model_index(std::string_view name) const;
+    // The model's index (> 0); a name not seen yet is added.
+    int model_index(std::string_view name);
 
     // The exposition; `models` are read for their state and counters, `extra` is appended (the
     // children's own metrics, already labelled).
@@ -61,7 +62,7 @@ class Metrics {
         uint64_t bytes_in = 0;
         uint64_t bytes_out = 0;
     };
-    std::vector<std::string> names_;  // models, then "" for the engine's own answers
+    std::vector<std::string> names_;  // "" (the engine's own answers), then the models
     mutable std::mutex mutex_;
     std::vector<PerModel> per_model_;
 };

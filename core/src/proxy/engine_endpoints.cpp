@@ -15,8 +15,6 @@
 
 namespace gradatum::proxy {
 
-namespace {
-
 void send_json(Poco::Net::HTTPServerResponse& response, const nlohmann::json& json) {
     std::string body = json.dump();
     response.setContentType("application/json; charset=utf-8");
@@ -24,13 +22,13 @@ void send_json(Poco::Net::HTTPServerResponse& response, const nlohmann::json& js
     response.send() << body;
 }
 
-}  // namespace
-
 void answer_health(const std::vector<ModelSupervisor*>& models,
                    Poco::Net::HTTPServerResponse& response) {
     for (auto* model : models) {
         ModelState state = model->state();
         if (state == ModelState::ready) continue;
+        if (state != ModelState::failed && (!model->settings().autostart || !model->loaded()))
+            continue;
         if (state == ModelState::failed) {
             send_error(response, errors::model_failed,
                        "model '" + model->name() + "' has failed: " + model->state_reason());
@@ -42,36 +40,27 @@ void answer_health(const std::vector<ModelSupervisor*>& models,
     send_json(response, {{"status", "ok"}});
 }
 
-void answer_models(const std::vector<ModelSupervisor*>& models,
+void answer_models(const Routes& routes, const ModelSupervisor* only,
                    Poco::Net::HTTPServerResponse& response) {
     nlohmann::json data = nlohmann::json::array();
-    for (auto* model : models) {
+    for (const auto& model : routes.models) {
+        if (only && model.get() != only) continue;
+        const std::string state = to_string(model->state());
         data.push_back({{"id", model->name()},
                         {"object", "model"},
                         {"created", 0},
                         {"owned_by", "gradatum-engine"},
-                        {"status", to_string(model->state())}});
-    }
-    send_json(response, {{"object", "list"}, {"data", data}});
-}
-
-void answer_admin_models(const std::vector<ModelSupervisor*>& models,
-                         Poco::Net::HTTPServerResponse& response) {
-    nlohmann::json data = nlohmann::json::array();
-    for (auto* model : models) {
-        ModelStatus s = model->status();
-        data.push_back({{"id", model->name()},
-                        {"state", to_string(s.state)},
-                        {"state_reason", s.reason},
-                        {"pid", s.pid},
-                        {"port", s.port},
-                        {"uptime_s", static_cast<double>(s.uptime_ms) / 1000},
-                        {"starts", s.starts},
-                        {"restarts", s.restarts},
-                        {"ready_count", s.ready_count},
-                        {"last_exit", s.last_exit},
-                        {"in_flight", s.in_flight},
-                        {"waiting", s.waiting}});
+                        {"status", state}});
+        auto it = routes.aliases.find(model.get());
+        if (it == routes.aliases.end()) continue;
+        for (const auto& alias : it->second) {
+            data.push_back({{"id", alias},
+                            {"object", "model"},
+                            {"created", 0},
+                            {"owned_by", "gradatum-engine"},
+                            {"status", state},
+                            {"alias_of", model->name()}});
+        }
     }
     send_json(response, {{"object", "list"}, {"data", data}});
 }

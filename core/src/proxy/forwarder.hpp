@@ -21,12 +21,15 @@ struct ForwardJob {
     std::chrono::milliseconds idle_timeout;  // allowed silence between upstream bytes
     uint64_t generation;                     // of the child the request was admitted to
     UpstreamPool& upstream;                  // persistent connections, timeouts
+    // The client already has a 200 text/event-stream head (it waited for a load): relay only
+    // the body, and turn a non-200 answer into one SSE error event.
+    bool sse_head_sent = false;
 };
 
 // `connect_failed`: the child refused the connection and nothing was answered yet (the caller
 // may retry or answer). Otherwise the client has its answer, or an error in its place.
 struct ForwardResult {
-    bool connect_failed = false;
+    bool child_gone_before_answer = false;
     std::string error;
     // The answer was cut before its end, and by whom: "client" (it left), "backend" (the child
     // failed or closed early), "engine" (a stop). Empty when the answer was whole.

@@ -5,17 +5,20 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Timespan.h>
+#include <Poco/URI.h>
 #include <spdlog/spdlog.h>
 
 #include "gradatum/config_values.hpp"
 #include "http/server_request.hpp"
 #include "http/server_response.hpp"
 #include "logging/logging.hpp"
+#include "proxy/body_fields.hpp"
 #include "proxy/body_intake.hpp"
 #include "proxy/engine_endpoints.hpp"
 #include "proxy/forwarder.hpp"
 #include "proxy/lingering_close.hpp"
 #include "proxy/openai_error.hpp"
+#include "supervisor/fleet.hpp"
 #include "supervisor/model_supervisor.hpp"
 
 namespace gradatum::proxy {
@@ -25,36 +28,59 @@ namespace {
 using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
 
-// The supervisor's refusal in the OpenAI envelope.
-void send_refusal(HTTPServerResponse& response, const ModelSupervisor& model,
-                  const Admission& admission) {
+struct RefusalAnswer {
+    ErrorKind kind;
+    std::string message;
+    int retry_after_s = 0;
+};
+
+// A refusal (the supervisor's or the fleet's) in the OpenAI envelope's terms.
+RefusalAnswer refusal_answer(const ModelSupervisor& model, const Admission& admission) {
     const std::string name = "model '" + model.name() + "'";
+    const ModelSettings& settings = model.settings();
     switch (admission.refusal) {
         case Refusal::loading:
-            send_error(response, errors::model_loading, "Loading model",
-                       1);  // llama-server's words
-            return;
+            return {errors::model_loading, "Loading model", 1};  // llama-server's words
         case Refusal::restart_timeout:
-            send_error(response, errors::model_restarting,
-                       name + " is restarting and was not ready within " +
-                           config_values::format_seconds(model.settings().queue_timeout) +
-                           " (queue_timeout)",
-                       5);
-            return;
+            return {errors::model_restarting,
+                    name + " is restarting and was not ready within " +
+                        config_values::format_seconds(settings.queue_timeout) + " (queue_timeout)",
+                    5};
         case Refusal::too_many_waiting:
-            send_error(response, errors::too_many_waiting,
-                       name + " is restarting and " + std::to_string(model.settings().max_waiting) +
-                           " requests already wait for it (max_waiting)",
-                       5);
-            return;
+            return {errors::too_many_waiting,
+                    name + " is restarting and " + std::to_string(settings.max_waiting) +
+                        " requests already wait for it (max_waiting)",
+                    5};
         case Refusal::failed:
-            send_error(response, errors::model_failed, name + " has failed: " + admission.failure);
-            return;
+            return {errors::model_failed, name + " has failed: " + admission.failure};
+        case Refusal::not_loaded:
+            return {errors::model_not_found, name + " is not available: " + admission.failure};
+        case Refusal::queue_full:
+        case Refusal::queue_timeout:
+            return {errors::model_busy, name + " is busy: " + admission.failure, 1};
+        case Refusal::no_room:
+            return {errors::model_no_room, name + " is not running: " + admission.failure, 5};
+        case Refusal::start_timeout:
+            return {errors::model_start_timeout, name + ": " + admission.failure, 5};
+        case Refusal::client_gone:
         case Refusal::stopping:
         case Refusal::none:
-            send_error(response, errors::shutting_down, "the engine is shutting down", 5);
-            return;
+            break;
     }
+    return {errors::shutting_down, "the engine is shutting down", 5};
+}
+
+// The default, or ?model= of a request that has no body to name one (GET).
+std::optional<std::string> query_model(const std::string& uri) {
+    if (uri.find('?') == std::string::npos) return std::nullopt;
+    try {
+        for (const auto& [name, value] : Poco::URI(uri).getQueryParameters()) {
+            if (name == "model") return value;
+        }
+    } catch (const Poco::Exception&) {
+        // A malformed query names no model.
+    }
+    return std::nullopt;
 }
 
 // A client's key is never forwarded: the child gets its own secret instead (the target's
@@ -121,11 +147,12 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
 
     void handle(HTTPServerRequest& request, HTTPServerResponse& response) {
         auto& server_request = static_cast<http::ServerRequest&>(request);
+        const std::shared_ptr<const Routes> routes = door_.routes.get();
         if (door_.metrics_address && server_request.serverAddress() == *door_.metrics_address) {
             // server.metrics_listen serves the metrics and nothing else.
             const std::string p = request.getURI().substr(0, request.getURI().find('?'));
             if (p == "/metrics" && request.getMethod() == "GET") {
-                answer_metrics(door_.models, door_.metrics, door_.busy_threads(),
+                answer_metrics(routes->raw_models(), door_.metrics, door_.busy_threads(),
                                door_.metrics_children, response);
             } else {
                 send_error(response, errors::not_found,
@@ -140,8 +167,16 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
         const std::string path = request.getURI().substr(0, request.getURI().find('?'));
         const std::string& method = request.getMethod();
         const bool health = path == "/health" && (method == "GET" || method == "HEAD");
+        const bool admin = path == "/admin" || path.rfind("/admin/", 0) == 0;
         // Before the body is read: an unknown client does not get to upload.
-        if ((!health || door_.health_requires_key) && !door_.keys.accepts(request)) {
+        if (admin) {
+            ErrorKind kind{};
+            std::string why;
+            if (!admin_allowed(server_request, *routes, kind, why)) {
+                refuse(request, response, kind, why);
+                return;
+            }
+        } else if ((!health || routes->health_requires_key) && !routes->keys.accepts(request)) {
             refuse(
                 request, response, errors::invalid_api_key,
                 "missing or wrong API key: send Authorization: Bearer <key> or x-api-key: <key>");
@@ -149,7 +184,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
         }
         strip_client_keys(request);
         std::string body;
-        switch (read_body(static_cast<http::ServerRequest&>(request), door_.max_body_bytes, body)) {
+        switch (read_body(server_request, door_.max_body_bytes, body)) {
             case BodyRead::complete:
                 break;
             case BodyRead::too_large:
@@ -172,74 +207,123 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
 
         body_bytes_ = body.size();
         if (path == "/metrics" && method == "GET") {
-            answer_metrics(door_.models, door_.metrics, door_.busy_threads(),
+            answer_metrics(routes->raw_models(), door_.metrics, door_.busy_threads(),
                            door_.metrics_children, response);
             return;
         }
+        ModelSupervisor* pinned = routes->for_listener(server_request.serverAddress());
         if (health) {
-            answer_health(door_.models, response);
+            answer_health(pinned ? std::vector<ModelSupervisor*>{pinned} : routes->raw_models(),
+                          response);
             return;
         }
-        if (path == "/v1/models" && method == "GET" && door_.models.size() > 1) {
-            answer_models(door_.models, response);
+        if (path == "/v1/models" && method == "GET") {
+            answer_models(*routes, pinned, response);
             return;
         }
-        if (path == "/admin" || path.rfind("/admin/", 0) == 0) {
-            answer_admin(static_cast<http::ServerRequest&>(request), path, method, response);
+        if (admin) {
+            answer_admin(AdminContext{*routes, *door_.fleet, door_.drain_timeout, door_.reload},
+                         server_request, path, method, response);
             return;
         }
+        ModelSupervisor* model = pinned;
+        BodyFields fields = scan_body_fields(body);
         std::string route_error;
-        ModelSupervisor* model = door_.router.route(body, route_error);
+        const std::string upstream = "/upstream/";
+        if (!model && path.rfind(upstream, 0) == 0) {
+            // /upstream/<name>/<path>: one model's child as is (its /props, /slots, web UI).
+            const std::string rest = request.getURI().substr(upstream.size());
+            const size_t end = rest.find_first_of("/?");
+            const std::string name = rest.substr(0, end);
+            model = routes->router.find(name);
+            if (!model) {
+                send_error(response, errors::model_not_found,
+                           "model '" + name + "' is not configured (in " + path + ")");
+                return;
+            }
+            std::string target = end == std::string::npos ? "/" : rest.substr(end);
+            if (target[0] == '?') target = "/" + target;
+            request.setURI(target);
+        } else if (!model) {
+            std::optional<std::string> name = fields.model;
+            if (!name && (method == "GET" || method == "HEAD")) name = query_model(request.getURI());
+            model = routes->router.route(name, route_error);
+        }
         if (!model) {
             send_error(response, errors::model_not_found, route_error);
             return;
         }
         served_model_ = door_.metrics.model_index(model->name());
         served_model_name_ = model->name();
-        serve(*model, request, body, response);
+        serve(*model, request, body, fields.stream, response);
     }
 
-    // Served only on a loopback listener (the listener's address, not the client's: a wildcard
-    // listener is not loopback, whoever connects to it).
-    void answer_admin(http::ServerRequest& request, const std::string& path,
-                      const std::string& method, HTTPServerResponse& response) {
-        if (!request.serverAddress().host().isLoopback()) {
-            send_error(response, errors::admin_forbidden,
-                       "the admin API is served only on a loopback listener");
-        } else if (path == "/admin/models" && method == "GET") {
-            answer_admin_models(door_.models, response);
-        } else {
-            send_error(response, errors::not_found,
-                       "no admin endpoint " + method + " " + path + " (known: GET /admin/models)");
+    // A streaming request that waits for its model to load gets its answer's head at once and
+    // an SSE comment every few seconds, so that clients and proxies do not time out and a
+    // person sees progress. False when the client is gone.
+    bool tell_waiting(ModelSupervisor& model, std::chrono::milliseconds waited,
+                      HTTPServerResponse& response) {
+        if (!response.sent()) {
+            response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+            response.setContentType("text/event-stream");
+            response.set("Cache-Control", "no-cache");
+            response.setChunkedTransferEncoding(true);
+            response.send();
         }
+        const bool loading = model.loaded() && model.state() != ModelState::ready;
+        std::ostream& out = response.send();
+        out << ": " << (loading ? "loading " : "waiting for ") << model.name() << ' '
+            << std::chrono::duration_cast<std::chrono::seconds>(waited).count() << " s\n\n";
+        out.flush();
+        return out.good();
     }
 
-    // Admission, then forwarding. A connection the child refused carried nothing: the child is
-    // gone or going, so the request waits for the next one, as if it had come during the restart.
+    // The fleet's admission (waiting for a load or room), then forwarding. A child that went
+    // away before answering got nothing to the client: the request waits for the next child, as
+    // if it had come during the restart, and is sent once more.
     void serve(ModelSupervisor& model, HTTPServerRequest& request, const std::string& body,
-               HTTPServerResponse& response) {
-        Admission admission = model.admit();
+               bool stream, HTTPServerResponse& response) {
+        Fleet::Grant grant = door_.fleet->acquire(model, [&](std::chrono::milliseconds waited) {
+            return !stream || tell_waiting(model, waited, response);
+        });
+        const bool sse_head_sent = response.sent();
         for (int attempt = 1;; ++attempt) {
+            const Admission& admission = grant.admission;
             if (!admission.admitted()) {
-                send_refusal(response, model, admission);
+                if (admission.refusal == Refusal::client_gone) {
+                    cut_by_ = "client";
+                    return;
+                }
+                RefusalAnswer answer = refusal_answer(model, admission);
+                if (sse_head_sent) {
+                    response.send() << sse_error_event(answer.kind, answer.message);
+                } else {
+                    send_error(response, answer.kind, answer.message, answer.retry_after_s);
+                }
                 return;
             }
-            ForwardResult result = forward(
-                request, body, response,
-                ForwardJob{model.name(), admission.target, *admission.ticket,
-                           door_.upstream_idle_timeout, admission.generation, *door_.upstream});
+            ForwardJob job{model.name(),         admission.target,
+                           *admission.ticket,    door_.upstream_idle_timeout,
+                           admission.generation, *door_.upstream};
+            job.sse_head_sent = sse_head_sent;
+            ForwardResult result = forward(request, body, response, job);
             cut_by_ = result.cut_by;
-            if (!result.connect_failed) return;
+            if (!result.child_gone_before_answer) return;
             if (attempt == 2) {
                 spdlog::warn("model {}: {} {}: {}", model.name(), request.getMethod(),
                              request.getURI(), result.error);
-                send_error(response, errors::upstream_unreachable, result.error);
+                if (sse_head_sent) {
+                    response.send() << sse_error_event(errors::upstream_unreachable, result.error);
+                } else {
+                    send_error(response, errors::upstream_unreachable, result.error);
+                }
                 return;
             }
-            spdlog::info("model {}: {}; waiting for the next child", model.name(), result.error);
+            spdlog::info("model {}: {}; sending the request again to the next child", model.name(),
+                         result.error);
             const uint64_t gone = admission.generation;
-            admission = Admission{};  // the ticket goes before the wait
-            admission = model.admit(gone);
+            grant.admission = Admission{};  // the ticket goes before the wait
+            grant.admission = model.admit(gone);
         }
     }
 

@@ -1,5 +1,6 @@
 // The HTTP front door: every request's first stop. It takes the body in, answers what the engine
-// answers itself (engine_endpoints), and hands the rest to a model (router → admit → forward).
+// answers itself (engine_endpoints, admin_api), and hands the rest to a model (routes → fleet
+// → forward).
 #pragma once
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -14,24 +15,22 @@
 #include <vector>
 
 #include "ops/metrics.hpp"
-#include "proxy/client_keys.hpp"
-#include "proxy/router.hpp"
+#include "proxy/admin_api.hpp"
+#include "proxy/routes.hpp"
 #include "proxy/upstream_pool.hpp"
 
 namespace gradatum {
+class Fleet;
 class ModelSupervisor;
 }
 
 namespace gradatum::proxy {
 
 struct FrontDoor {
-    Router router;
-    std::vector<ModelSupervisor*> models;
     std::chrono::milliseconds upstream_idle_timeout;
     std::streamsize max_body_bytes;
     std::chrono::milliseconds client_idle_timeout;  // for the 408 message
-    ClientKeys keys;
-    bool health_requires_key;
+    std::chrono::milliseconds drain_timeout;        // admin stop/restart
     ops::Metrics& metrics;
     bool metrics_children;  // merge each ready child's own /metrics into the engine's
     // server.metrics_listen: the listener that serves /metrics only (unset: none).
@@ -39,7 +38,10 @@ struct FrontDoor {
     std::function<size_t()> busy_threads;
     bool access_log = true;  // logging.access
     std::atomic<bool> draining{false};
+    Fleet* fleet = nullptr;                    // set by the engine
     std::unique_ptr<UpstreamPool> upstream{};  // connections to the children, set by the engine
+    std::function<ReloadResult()> reload;      // POST /admin/reload
+    RoutesSnapshot routes;                     // a request takes it once and keeps it
 };
 
 class RequestHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {

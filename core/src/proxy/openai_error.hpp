@@ -22,8 +22,10 @@ inline constexpr ErrorKind invalid_api_key{401, "authentication_error", "invalid
 inline constexpr ErrorKind admin_forbidden{403, "permission_error", "admin_forbidden"};
 inline constexpr ErrorKind model_not_found{404, "invalid_request_error", "model_not_found"};
 inline constexpr ErrorKind not_found{404, "invalid_request_error", "not_found"};
+inline constexpr ErrorKind conflict{409, "invalid_request_error", "conflict"};
 inline constexpr ErrorKind request_timeout{408, "invalid_request_error", "request_timeout"};
 inline constexpr ErrorKind request_too_large{413, "invalid_request_error", "request_too_large"};
+inline constexpr ErrorKind model_busy{429, "rate_limit_error", "model_busy"};
 inline constexpr ErrorKind internal_error{500, "server_error", "internal_error"};
 inline constexpr ErrorKind upstream_unreachable{502, "server_error", "upstream_unreachable"};
 inline constexpr ErrorKind upstream_failed{502, "server_error", "upstream_failed"};
@@ -31,6 +33,8 @@ inline constexpr ErrorKind model_loading{503, "unavailable_error", "model_loadin
 inline constexpr ErrorKind model_restarting{503, "unavailable_error", "model_restarting"};
 inline constexpr ErrorKind too_many_waiting{503, "unavailable_error", "too_many_waiting"};
 inline constexpr ErrorKind model_failed{503, "unavailable_error", "model_failed"};
+inline constexpr ErrorKind model_no_room{503, "unavailable_error", "model_no_room"};
+inline constexpr ErrorKind model_start_timeout{503, "unavailable_error", "model_start_timeout"};
 inline constexpr ErrorKind shutting_down{503, "unavailable_error", "shutting_down"};
 inline constexpr ErrorKind upstream_timeout{504, "server_error", "upstream_timeout"};
 }  // namespace errors

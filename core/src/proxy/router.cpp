@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
+
 #include "supervisor/model_supervisor.hpp"
 
 namespace gradatum::proxy {
@@ -65,19 +67,35 @@ std::optional<std::string> model_field(const std::string& body) {
     return scanner.model;
 }
 
-Router::Router(std::vector<ModelSupervisor*> models, ModelSupervisor* default_model)
-    : models_(std::move(models)), default_model_(default_model) {}
+Router::Router(std::map<std::string, ModelSupervisor*> names, ModelSupervisor* default_model)
+    : names_(std::move(names)), default_model_(default_model) {
+    std::set<ModelSupervisor*> models;
+    for (const auto& [name, model] : names_) models.insert(model);
+    single_ = models.size() == 1;
+}
 
-ModelSupervisor* Router::route(const std::string& body, std::string& error) const {
-    // One model takes everything, whatever name the client sends (as llama-server does).
-    if (models_.size() == 1) return models_.front();
-    auto name = body.empty() ? std::nullopt : model_field(body);
-    if (!name) return default_model_;
-    for (auto* model : models_) {
-        if (model->name() == *name) return model;
+ModelSupervisor* Router::find(const std::string& name) const {
+    auto it = names_.find(name);
+    return it == names_.end() ? nullptr : it->second;
+}
+
+std::string Router::known() const {
+    std::string list;
+    for (const auto& [name, model] : names_) list += " " + name;
+    return list;
+}
+
+ModelSupervisor* Router::route(const std::optional<std::string>& name, std::string& error) const {
+    if (single_) return names_.begin()->second;
+    if (!name) {
+        if (default_model_) return default_model_;
+        error = "the request names no model and there is no default (server.default_model); "
+                "configured models:" +
+                known();
+        return nullptr;
     }
-    error = "model '" + *name + "' is not configured; configured models:";
-    for (auto* model : models_) error += " " + model->name();
+    if (auto* model = find(*name)) return model;
+    error = "model '" + *name + "' is not configured; configured models:" + known();
     return nullptr;
 }
 

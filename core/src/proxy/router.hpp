@@ -1,6 +1,8 @@
-// Picks the model a request is for: the only model, or the JSON body's "model" field.
+// Picks the model a request is for: by name or alias (the JSON body's "model", a GET's
+// ?model=), else the default one.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,15 +17,22 @@ namespace gradatum::proxy {
 // body is not a JSON object, has no such field, or it is not a string.
 std::optional<std::string> model_field(const std::string& body);
 
+// Finds a model by name or alias. Immutable: a reload builds a new one.
 class Router {
   public:
-    Router(std::vector<ModelSupervisor*> models, ModelSupervisor* default_model);
-    // Returns nullptr and sets `error` when the body names a model that is not configured.
-    ModelSupervisor* route(const std::string& body, std::string& error) const;
+    // `names`: every model name and alias → its model; `default_model` may be null (several
+    // models and no server.default_model).
+    Router(std::map<std::string, ModelSupervisor*> names, ModelSupervisor* default_model);
+    ModelSupervisor* find(const std::string& name) const;
+    // The model `name` selects, or the default when there is no name. With one model, every
+    // name selects it (as llama-server takes any). nullptr with `error` set otherwise.
+    ModelSupervisor* route(const std::optional<std::string>& name, std::string& error) const;
 
   private:
-    std::vector<ModelSupervisor*> models_;
+    std::string known() const;
+    std::map<std::string, ModelSupervisor*> names_;
     ModelSupervisor* default_model_;
+    bool single_;
 };
 
 }  // namespace gradatum::proxy

@@ -25,6 +25,8 @@ constexpr milliseconds kKillGrace(5000);
 constexpr milliseconds kProgressInterval(5000);
 // After the child was seen to exit (or was killed and waited for): the exit notice's last steps.
 constexpr milliseconds kExitNoticeGrace(1000);
+// Output lines kept for the admin API's log tail.
+constexpr size_t kLogLines = 2000;
 
 using config_values::format_seconds;
 
@@ -104,7 +106,50 @@ std::string ModelSupervisor::state_reason() const {
 
 bool ModelSupervisor::stop_requested() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return stop_;
+    return stop_ || !loaded_;
+}
+
+std::string ModelSupervisor::stop_reason() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stop_ || unload_reason_.empty() ? "engine stopping" : unload_reason_;
+}
+
+void ModelSupervisor::load() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (loaded_) return;
+    loaded_ = true;
+    ever_ready_ = false;  // a new load: requests meanwhile are not waiting for a restart
+    changed_.notify_all();
+}
+
+bool ModelSupervisor::loaded() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return loaded_;
+}
+
+bool ModelSupervisor::ready_since_load() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return loaded_ && ever_ready_;
+}
+
+bool ModelSupervisor::occupies_slot() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (loaded_) return state_ != ModelState::failed;
+    return state_ != ModelState::stopped && state_ != ModelState::failed;
+}
+
+void ModelSupervisor::unload(const std::string& reason) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!loaded_) return;
+    loaded_ = false;
+    unload_reason_ = reason;
+    changed_.notify_all();
+}
+
+std::vector<std::string> ModelSupervisor::log_tail(size_t lines) const {
+    std::lock_guard<std::mutex> lock(output_mutex_);
+    size_t n = std::min(lines, log_lines_.size());
+    return {log_lines_.end() - static_cast<std::ptrdiff_t>(n), log_lines_.end()};
 }
 
 bool ModelSupervisor::child_exited() const {
@@ -126,11 +171,12 @@ void ModelSupervisor::set_state(ModelState state, const std::string& reason) {
     logging::for_model(settings_.name)
         ->log(level, "{} -> {}: {}", to_string(old), to_string(state), reason);
     if (observer_) observer_(settings_.name, state, reason);
+    if (change_hook_) change_hook_();
 }
 
 void ModelSupervisor::wait_for_event(milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait_for(lock, timeout, [&] { return stop_ || !child_alive_; });
+    changed_.wait_for(lock, timeout, [&] { return stop_ || !loaded_ || !child_alive_; });
 }
 
 Admission ModelSupervisor::admit(uint64_t after_generation) {
@@ -142,7 +188,7 @@ Admission ModelSupervisor::admit(uint64_t after_generation) {
     // Between two children of a model that has served before (stopping counts: the control
     // thread stops a hung or slow child on its way to a restart).
     auto restarting = [&] {
-        return ever_ready_ && !stop_ && state_ != ModelState::failed && !serving();
+        return ever_ready_ && !stop_ && loaded_ && state_ != ModelState::failed && !serving();
     };
     if (restarting()) {
         // Waiting requests hold request threads: past the cap they are answered at once, so
@@ -164,6 +210,8 @@ Admission ModelSupervisor::admit(uint64_t after_generation) {
     }
     if (stop_) {
         admission.refusal = Refusal::stopping;
+    } else if (!loaded_) {
+        admission.refusal = Refusal::not_loaded;
     } else if (state_ == ModelState::failed) {
         admission.refusal = Refusal::failed;
         admission.failure = reason_;
@@ -215,28 +263,44 @@ ModelStatus ModelSupervisor::status() const {
         s.last_load_s = static_cast<double>(last_load_ms_) / 1000;
         s.restarts_by_reason = restarts_by_reason_;
         s.waiting = waiting_;
+        s.loaded = loaded_;
     }
     s.in_flight = in_flight_.count();
     return s;
 }
 
 void ModelSupervisor::run() {
-    try {
-        supervise();
-    } catch (const std::exception& e) {
-        // A bug or a resource shortage in the control thread fails this model, not the engine.
-        fail_until_stopped(std::string("internal error in the model's control thread: ") +
-                           e.what());
-    } catch (...) {
-        fail_until_stopped("internal error in the model's control thread");
+    while (true) {
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            changed_.wait(lock, [&] { return stop_ || loaded_; });
+            if (stop_) break;
+        }
+        try {
+            supervise();
+        } catch (const std::exception& e) {
+            // A bug or a resource shortage in the control thread fails this model, not the engine.
+            fail_until_unloaded(std::string("internal error in the model's control thread: ") +
+                                e.what());
+        } catch (...) {
+            fail_until_unloaded("internal error in the model's control thread");
+        }
+        if (stop_requested() && !stopped_for_engine()) {
+            set_state(ModelState::stopped, stop_reason());
+        }
     }
     set_state(ModelState::stopped, "engine stopping");
 }
 
-void ModelSupervisor::fail_until_stopped(const std::string& reason) {
+bool ModelSupervisor::stopped_for_engine() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stop_;
+}
+
+void ModelSupervisor::fail_until_unloaded(const std::string& reason) {
     set_state(ModelState::failed, reason);
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return stop_; });
+    changed_.wait(lock, [&] { return stop_ || !loaded_; });
 }
 
 void ModelSupervisor::supervise() {
@@ -245,7 +309,7 @@ void ModelSupervisor::supervise() {
         if (stop_requested()) break;
         ExitDecision decision = backend_->on_exit(info);
         if (!decision.restart) {
-            fail_until_stopped(decision.reason);
+            fail_until_unloaded(decision.reason);
             break;
         }
         {
@@ -256,7 +320,7 @@ void ModelSupervisor::supervise() {
         set_state(ModelState::backoff,
                   decision.reason + "; restarting in " + std::to_string(decision.delay_ms) + " ms");
         std::unique_lock<std::mutex> lock(mutex_);
-        changed_.wait_for(lock, milliseconds(decision.delay_ms), [&] { return stop_; });
+        changed_.wait_for(lock, milliseconds(decision.delay_ms), [&] { return stop_ || !loaded_; });
     }
 }
 
@@ -365,6 +429,8 @@ void ModelSupervisor::note_output(const std::string& line) {
     std::lock_guard<std::mutex> lock(output_mutex_);
     last_output_ = Clock::now();
     if (!line.empty()) last_line_ = line;
+    log_lines_.push_back(line);
+    if (log_lines_.size() > kLogLines) log_lines_.pop_front();
 }
 
 // ready_timeout is the longest time without progress, not the total: every line the child
@@ -378,7 +444,7 @@ bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
     while (true) {
         if (child_exited()) return false;
         if (stop_requested()) {
-            stop_child(child, "engine stopping", info);
+            stop_child(child, stop_reason(), info);
             return false;
         }
         Clock::time_point last_output;
@@ -442,7 +508,7 @@ void ModelSupervisor::watch_liveness(ChildProcess& child, const Target& target,
         wait_for_event(interval);
         if (child_exited()) return;
         if (stop_requested()) {
-            stop_child(child, "engine stopping", info);
+            stop_child(child, stop_reason(), info);
             return;
         }
         ProbeAnswer answer =

@@ -1,11 +1,13 @@
-// One model's lifecycle: stopped → starting → ready → (backoff | failed | stopping).
+// One model's lifecycle: stopped → starting → ready → (backoff | failed | stopping) → stopped.
 // A control thread owns the child: it spawns it, polls readiness, checks liveness, stops it, and
-// asks the plugin what to do when it exits. The proxy only calls admit().
+// asks the plugin what to do when it exits. It runs a child while the model is loaded (load()
+// until unload()); the fleet decides when. The proxy calls admit() for each request.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -13,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <sys/types.h>
 
@@ -35,6 +38,13 @@ enum class Refusal {
     too_many_waiting,  // it is restarting and max_waiting requests already wait for it
     failed,            // it gave up (state_reason() says why)
     stopping,          // the engine is stopping
+    not_loaded,        // it is not loaded (the fleet starts it first)
+    // The fleet's (see supervisor/fleet.hpp); Admission::failure says more.
+    queue_full,     // max_concurrent requests run and max_queued wait: 429
+    queue_timeout,  // waited queue_timeout for one of max_concurrent: 429
+    no_room,        // could not be started in time: the models in its way stayed busy
+    start_timeout,  // started, but not ready in time
+    client_gone,    // the client left while it waited
 };
 
 // What the proxy may do with a request for this model.
@@ -66,6 +76,7 @@ struct ModelStatus {
     std::map<std::string, uint64_t> restarts_by_reason;  // see restart_cause()
     size_t in_flight = 0;
     size_t waiting = 0;  // requests waiting for a restart
+    bool loaded = false;  // between load() and unload()
 };
 
 // What ended a child, for the restarts metric: exec_failed, spawn_failed, liveness,
@@ -85,10 +96,26 @@ class ModelSupervisor {
         std::function<void(const std::string& model, ModelState state, const std::string& reason)>;
     void set_state_observer(StateObserver observer) { observer_ = std::move(observer); }
 
+    // Starts the control thread; the model runs a child once load() is called.
     void start();
     // Stops the child (closing in-flight upstream connections first) and the control thread.
     void request_stop();
     void join();
+
+    // Run a child (and restart it by the plugin's policy) from now on. No-op when loaded.
+    void load();
+    // Stop the child (closing the connections of requests still in flight: drain first) and
+    // stay stopped until the next load(). `reason` is logged.
+    void unload(const std::string& reason);
+    bool loaded() const;
+    // Loaded, and its child has been ready since (requests need not wait for the load).
+    bool ready_since_load() const;
+    // Has a child, or is about to: it counts against server.max_running and exclusive groups.
+    bool occupies_slot() const;
+    // Called after every state change, like the observer; the fleet waits on it. Before start().
+    void set_change_hook(std::function<void()> hook) { change_hook_ = std::move(hook); }
+    // The child's last output lines (stdout and stderr), oldest first, at most `lines`.
+    std::vector<std::string> log_tail(size_t lines) const;
 
     // Admits a request: at once when ready; while a restart is under way, waits up to
     // queue_timeout (at most max_waiting requests at a time); refuses while the first load runs,
@@ -109,8 +136,10 @@ class ModelSupervisor {
     void run();
     // The restart loop; throws on a failure that is not the child's (the plugin, the system).
     void supervise();
-    // Enters `failed` and waits for the engine's stop.
-    void fail_until_stopped(const std::string& reason);
+    // Enters `failed` and waits for the engine's stop or an unload().
+    void fail_until_unloaded(const std::string& reason);
+    // Why the child is being stopped now: the engine's stop or the unload() reason.
+    std::string stop_reason() const;
     ExitInfo run_child_once();
     // Returns true when the child became ready; false when it exited or had to be stopped.
     bool await_ready(ChildProcess& child, const Target& target, const ProbeRequest& probe,
@@ -121,7 +150,9 @@ class ModelSupervisor {
     void set_state(ModelState state, const std::string& reason);
     // Waits on the control condition for `timeout` or until the child exits / a stop is asked.
     void wait_for_event(std::chrono::milliseconds timeout);
+    // The engine's stop, or an unload(): the child must go.
     bool stop_requested() const;
+    bool stopped_for_engine() const;
     bool child_exited() const;
 
     ModelSettings settings_;
@@ -133,6 +164,8 @@ class ModelSupervisor {
     ModelState state_ = ModelState::stopped;
     std::string reason_;
     bool stop_ = false;
+    bool loaded_ = false;
+    std::string unload_reason_;
     bool child_alive_ = false;
     bool ever_ready_ = false;
     Target target_;
@@ -150,6 +183,7 @@ class ModelSupervisor {
     uint64_t last_load_ms_ = 0;
     std::map<std::string, uint64_t> restarts_by_reason_;
     StateObserver observer_;
+    std::function<void()> change_hook_;
     std::thread thread_;
 
     // The child's output while it loads: every line is progress (see await_ready). Its own
@@ -158,6 +192,7 @@ class ModelSupervisor {
     mutable std::mutex output_mutex_;
     std::chrono::steady_clock::time_point last_output_{};
     std::string last_line_;
+    std::deque<std::string> log_lines_;  // for GET /admin/models/<name>/log
 };
 
 }  // namespace gradatum

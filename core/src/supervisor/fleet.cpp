@@ -1,0 +1,408 @@
+#include "supervisor/fleet.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "gradatum/config_values.hpp"
+#include "logging/logging.hpp"
+
+namespace gradatum {
+
+namespace {
+
+using std::chrono::milliseconds;
+using config_values::format_seconds;
+
+// Waiting requests re-check this often even without a notice (a min_loaded or ttl passing).
+constexpr milliseconds kRecheck(250);
+// How long a stop may take after unload(): the child's stop_timeout, then SIGKILL and reaping.
+milliseconds stop_bound(const ModelSupervisor& model) {
+    return model.settings().stop_timeout + milliseconds(7000);
+}
+
+milliseconds since(Fleet::Clock::time_point start) {
+    return std::chrono::duration_cast<milliseconds>(Fleet::Clock::now() - start);
+}
+
+}  // namespace
+
+struct Fleet::Slot {
+    std::shared_ptr<ModelSupervisor> model;
+    ModelSupervisor* blocked_by = nullptr;  // reload: its old self must leave first
+    size_t active = 0;                      // leases out: requests admitted
+    size_t queued_for_concurrency = 0;      // waiting for one of max_concurrent
+    std::multiset<Clock::time_point> waiting;  // arrivals of requests waiting for a load or room
+    Clock::time_point last_used = Clock::now();
+    Clock::time_point loaded_at{};
+    bool on_demand = true;  // loaded for requests: they wait for the load (autostart: 503)
+    bool draining = false;  // admin stop/restart or reload: no new admissions
+    bool gone = false;      // retired by a reload
+
+    const std::string& name() const { return model->name(); }
+    bool loaded() const { return model->loaded(); }
+};
+
+Fleet::Lease::~Lease() { fleet_.release(*slot_); }
+
+Fleet::Fleet(FleetSettings settings) : settings_(std::move(settings)) {}
+
+Fleet::~Fleet() { stop(); }
+
+void Fleet::add(std::shared_ptr<ModelSupervisor> model, ModelSupervisor* blocked_by) {
+    auto slot = std::make_shared<Slot>();
+    slot->model = std::move(model);
+    slot->blocked_by = blocked_by;
+    slot->model->set_change_hook([this] { changed_.notify_all(); });
+    std::lock_guard<std::mutex> lock(mutex_);
+    slots_.push_back(slot);
+    // Added by a reload: an autostart model starts now, if it fits.
+    if (started_ && slot->model->settings().autostart && !blocked_by && fits(*slot)) {
+        load(*slot, /*on_demand=*/true);
+    }
+}
+
+void Fleet::start() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        started_ = true;
+        for (auto& slot : slots_) {
+            if (!slot->model->settings().autostart) continue;
+            if (fits(*slot)) {
+                load(*slot, /*on_demand=*/false);
+            } else {
+                spdlog::warn("model {}: autostart skipped: server.max_running = {} or its group is "
+                             "full; it starts on its first request",
+                             slot->name(), settings_.max_running);
+            }
+        }
+    }
+    janitor_ = std::thread([this] { janitor(); });
+}
+
+void Fleet::stop() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+        changed_.notify_all();
+    }
+    if (janitor_.joinable()) janitor_.join();
+}
+
+void Fleet::set_settings(FleetSettings settings) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    settings_ = std::move(settings);
+    changed_.notify_all();
+}
+
+std::shared_ptr<Fleet::Slot> Fleet::find(const ModelSupervisor& model) const {
+    for (const auto& slot : slots_) {
+        if (slot->model.get() == &model) return slot;
+    }
+    return nullptr;
+}
+
+// The models that must stop before `slot` may load: the running member of its exclusive group,
+// or, at server.max_running, every running model.
+std::vector<Fleet::Slot*> Fleet::in_the_way(const Slot& slot) const {
+    std::vector<Slot*> group, running;
+    const std::string& g = slot.model->settings().group;
+    const bool exclusive = !g.empty() && settings_.exclusive_groups.count(g);
+    for (const auto& other : slots_) {
+        if (other.get() == &slot || !other->model->occupies_slot()) continue;
+        running.push_back(other.get());
+        if (exclusive && other->model->settings().group == g) group.push_back(other.get());
+    }
+    if (!group.empty()) return group;
+    if (settings_.max_running > 0 && running.size() >= static_cast<size_t>(settings_.max_running))
+        return running;
+    return {};
+}
+
+bool Fleet::fits(const Slot& slot) const { return in_the_way(slot).empty(); }
+
+// Who makes room for `slot`: a model in its way that is loaded (not already on its way out) and
+// past its min_loaded; idle ones first, then the least recently used. With `idle_only`, a busy
+// model is never chosen.
+Fleet::Slot* Fleet::victim_for(const Slot& slot, Clock::time_point now, bool idle_only) const {
+    Slot* best = nullptr;
+    for (Slot* other : in_the_way(slot)) {
+        if (!other->loaded() || other->draining) continue;
+        if (now - other->loaded_at < other->model->settings().min_loaded) continue;
+        if (idle_only && other->active > 0) continue;
+        auto better = [&](const Slot* a, const Slot* b) {
+            if ((a->active == 0) != (b->active == 0)) return a->active == 0;
+            return a->last_used < b->last_used;
+        };
+        if (!best || better(other, best)) best = other;
+    }
+    return best;
+}
+
+// The model whose turn is next: of those waiting for room, the one with the oldest request.
+const Fleet::Slot* Fleet::longest_waiting_blocked(Clock::time_point) const {
+    const Slot* first = nullptr;
+    for (const auto& slot : slots_) {
+        if (slot->waiting.empty() || slot->loaded() || slot->draining || slot->blocked_by) continue;
+        if (fits(*slot)) continue;
+        if (!first || *slot->waiting.begin() < *first->waiting.begin()) first = slot.get();
+    }
+    return first;
+}
+
+// A loaded model takes no new requests once a request for a model it is in the way of has
+// waited max_wait_for_swap: it drains, and then makes room (no starving).
+bool Fleet::closing(const Slot& slot, Clock::time_point now) const {
+    const Slot* first = longest_waiting_blocked(now);
+    if (!first || now - *first->waiting.begin() < settings_.max_wait_for_swap) return false;
+    return victim_for(*first, now, /*idle_only=*/false) == &slot;
+}
+
+void Fleet::load(Slot& slot, bool on_demand) {
+    slot.on_demand = on_demand;
+    slot.loaded_at = Clock::now();
+    slot.last_used = slot.loaded_at;
+    slot.model->load();
+}
+
+// For a request that waits for `slot` to load: load it when it fits; when its turn has come,
+// ask an idle model in the way to stop. Idempotent: every waiting request calls it.
+void Fleet::make_progress(Slot& slot, Clock::time_point now) {
+    if (slot.blocked_by || slot.draining || slot.loaded()) return;
+    auto way = in_the_way(slot);
+    if (way.empty()) {
+        load(slot, /*on_demand=*/true);
+        return;
+    }
+    if (longest_waiting_blocked(now) != &slot) return;  // another model's request waited longer
+    for (Slot* other : way) {
+        if (!other->loaded()) return;  // already stopping: wait for it
+    }
+    if (Slot* victim = victim_for(slot, now, /*idle_only=*/true)) {
+        ++swaps_;
+        victim->model->unload("making room for model '" + slot.name() + "'");
+    }
+}
+
+Fleet::Grant Fleet::acquire(ModelSupervisor& model, const WaitTick& tick) {
+    Grant grant;
+    const ModelSettings& ms = model.settings();
+    std::unique_lock<std::mutex> lock(mutex_);
+    std::shared_ptr<Slot> slot = find(model);
+    const auto arrival = Clock::now();
+    bool waiting = false, queued = false;
+    Clock::time_point queue_deadline{};
+    auto leave = [&] {
+        if (waiting) slot->waiting.erase(slot->waiting.find(arrival));
+        if (queued) --slot->queued_for_concurrency;
+        waiting = queued = false;
+    };
+    auto refuse = [&](Refusal refusal, std::string why) {
+        leave();
+        grant.admission.refusal = refusal;
+        grant.admission.failure = std::move(why);
+        return std::move(grant);
+    };
+    if (!slot) return refuse(Refusal::not_loaded, "it was removed by a reload");
+    const auto load_deadline = arrival + settings_.max_wait_for_swap + ms.ready_timeout;
+    auto next_tick = arrival + kTickInterval;
+    while (true) {
+        if (stopping_) return refuse(Refusal::stopping, "");
+        if (slot->gone) return refuse(Refusal::not_loaded, "it was removed by a reload");
+        const auto now = Clock::now();
+        const ModelState state = model.state();
+        Clock::time_point deadline = load_deadline;
+        if (slot->loaded() && state == ModelState::failed) {
+            return refuse(Refusal::failed, model.state_reason());
+        }
+        const bool may_admit = slot->loaded() && !slot->draining &&
+                               (!slot->on_demand || model.ready_since_load()) &&
+                               !closing(*slot, now);
+        if (may_admit) {
+            if (waiting) {
+                slot->waiting.erase(slot->waiting.find(arrival));
+                waiting = false;
+            }
+            if (ms.max_concurrent == 0 || slot->active < ms.max_concurrent) {
+                leave();
+                ++slot->active;
+                grant.lease = std::make_unique<Lease>(*this, slot);
+                lock.unlock();
+                grant.admission = model.admit();  // waits for a restart; refuses a first load
+                return grant;
+            }
+            if (!queued) {
+                if (slot->queued_for_concurrency >= ms.max_queued) {
+                    return refuse(Refusal::queue_full,
+                                  std::to_string(ms.max_concurrent) +
+                                      " requests are in flight (max_concurrent) and " +
+                                      std::to_string(ms.max_queued) + " wait (max_queued)");
+                }
+                queued = true;
+                ++slot->queued_for_concurrency;
+                queue_deadline = now + ms.queue_timeout;
+            }
+            if (now >= queue_deadline) {
+                return refuse(Refusal::queue_timeout,
+                              "no request slot freed within " + format_seconds(ms.queue_timeout) +
+                                  " (max_concurrent = " + std::to_string(ms.max_concurrent) +
+                                  ", queue_timeout)");
+            }
+            deadline = queue_deadline;
+        } else {
+            if (!waiting) {
+                slot->waiting.insert(arrival);
+                waiting = true;
+            }
+            if (now >= load_deadline) {
+                if (slot->loaded()) {
+                    return refuse(Refusal::start_timeout,
+                                  "it was started but not ready within " +
+                                      format_seconds(since(arrival)));
+                }
+                std::string busy;
+                for (Slot* other : in_the_way(*slot)) busy += " '" + other->name() + "'";
+                return refuse(Refusal::no_room,
+                              "it could not be started within " + format_seconds(since(arrival)) +
+                                  ": model(s)" + busy + " stayed busy (server.max_running = " +
+                                  std::to_string(settings_.max_running) +
+                                  (ms.group.empty() ? "" : ", group '" + ms.group + "'") + ")");
+            }
+            make_progress(*slot, now);
+        }
+        changed_.wait_until(lock, std::min({deadline, next_tick, now + kRecheck}));
+        if (tick && Clock::now() >= next_tick) {
+            next_tick += kTickInterval;
+            lock.unlock();
+            const bool still_there = tick(since(arrival));
+            lock.lock();
+            if (!still_there) return refuse(Refusal::client_gone, "the client left");
+        }
+    }
+}
+
+void Fleet::release(Slot& slot) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --slot.active;
+    slot.last_used = Clock::now();
+    changed_.notify_all();
+}
+
+std::string Fleet::start_model(ModelSupervisor& model) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto slot = find(model);
+    if (!slot) return "it was removed by a reload";
+    if (slot->loaded()) return "";
+    const auto deadline = Clock::now() + stop_bound(model);
+    while (!fits(*slot)) {
+        const auto now = Clock::now();
+        bool leaving = false;
+        for (Slot* other : in_the_way(*slot)) leaving = leaving || !other->loaded();
+        if (!leaving) {
+            Slot* victim = victim_for(*slot, now, /*idle_only=*/true);
+            if (!victim) {
+                std::string busy;
+                for (Slot* other : in_the_way(*slot)) busy += " '" + other->name() + "'";
+                return "no room: model(s)" + busy + " are busy or within min_loaded (server." +
+                       "max_running = " + std::to_string(settings_.max_running) + ")";
+            }
+            ++swaps_;
+            victim->model->unload("making room for model '" + slot->name() + "' (admin API)");
+        }
+        if (now >= deadline || stopping_) return "the model(s) in its way did not stop in time";
+        changed_.wait_until(lock, std::min(deadline, now + kRecheck));
+    }
+    load(*slot, /*on_demand=*/true);
+    return "";
+}
+
+// Under the lock: no new admissions, wait for the active requests (then the rest are cut by
+// the stop), unload, and wait for the child to be gone.
+std::string Fleet::drain_and_unload(const std::shared_ptr<Slot>& slot, milliseconds drain,
+                                    const std::string& reason, std::unique_lock<std::mutex>& lock) {
+    slot->draining = true;
+    const auto drained = Clock::now() + drain;
+    changed_.wait_until(lock, drained, [&] { return slot->active == 0 || stopping_; });
+    if (slot->active > 0) {
+        logging::for_model(slot->name())
+            ->warn("{} request(s) still in flight after {}; ending them", slot->active,
+                   format_seconds(drain));
+    }
+    slot->model->unload(reason);
+    const auto stopped = Clock::now() + stop_bound(*slot->model);
+    const bool gone = changed_.wait_until(lock, stopped, [&] {
+        return !slot->model->occupies_slot() || stopping_;
+    });
+    slot->draining = false;
+    changed_.notify_all();
+    return gone ? "" : "its child did not stop in time";
+}
+
+std::string Fleet::stop_model(ModelSupervisor& model, milliseconds drain) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto slot = find(model);
+    if (!slot) return "it was removed by a reload";
+    if (!slot->loaded() && !model.occupies_slot()) return "";
+    return drain_and_unload(slot, drain, "stopped by the admin API", lock);
+}
+
+std::string Fleet::restart_model(ModelSupervisor& model, milliseconds drain) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto slot = find(model);
+    if (!slot) return "it was removed by a reload";
+    if (slot->loaded() || model.occupies_slot()) {
+        std::string error = drain_and_unload(slot, drain, "restarted by the admin API", lock);
+        if (!error.empty()) return error;
+    }
+    lock.unlock();
+    return start_model(model);
+}
+
+void Fleet::retire(ModelSupervisor& model, milliseconds drain) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto slot = find(model);
+    if (!slot) return;
+    const bool was_loaded = slot->loaded();
+    drain_and_unload(slot, drain, "removed or changed by a reload", lock);
+    slot->gone = true;
+    slots_.erase(std::find(slots_.begin(), slots_.end(), slot));
+    for (auto& other : slots_) {
+        if (other->blocked_by != &model) continue;
+        other->blocked_by = nullptr;
+        // A changed model that was running (or asked for) runs again in its new form.
+        if (was_loaded || other->model->settings().autostart || !other->waiting.empty()) {
+            if (fits(*other)) load(*other, /*on_demand=*/true);
+        }
+    }
+    changed_.notify_all();
+}
+
+size_t Fleet::queued(const ModelSupervisor& model) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto slot = find(model);
+    return slot ? slot->waiting.size() + slot->queued_for_concurrency : 0;
+}
+
+uint64_t Fleet::swaps() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return swaps_;
+}
+
+// Stops the models idle for their ttl. Idle counts from the end of the last request, never
+// while one is in flight or waits.
+void Fleet::janitor() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+        const auto now = Clock::now();
+        for (auto& slot : slots_) {
+            const auto ttl = slot->model->settings().ttl;
+            if (ttl.count() == 0 || !slot->loaded() || slot->draining) continue;
+            if (slot->active > 0 || !slot->waiting.empty() || slot->queued_for_concurrency) continue;
+            if (slot->model->state() != ModelState::ready || now - slot->last_used < ttl) continue;
+            slot->model->unload("idle for " + format_seconds(ttl) + " (ttl)");
+        }
+        changed_.wait_for(lock, milliseconds(200));
+    }
+}
+
+}  // namespace gradatum
