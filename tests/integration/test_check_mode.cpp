@@ -113,3 +113,60 @@ TEST_CASE("check mode: usage errors exit 64", "[fake][check]") {
     CHECK(run_engine_args({"--check", "--config", "x.properties", "extra"}, output) == kExitUsage);
     CHECK(output.find("unexpected argument 'extra'") != std::string::npos);
 }
+
+TEST_CASE("check mode: two models with aliases, a group and a model's own listener",
+          "[fake][check]") {
+    TempDir files;
+    std::string model = files.write("m.gguf", "x");
+    std::string own = "127.0.0.1:" + std::to_string(free_port());
+    auto run = run_check(
+        "server.max_running = 1\n"
+        "server.default_model = a\n"
+        "groups.gpu.exclusive = true\n"
+        "models.a.aliases = first, primo\n"
+        "models.a.group = gpu\n"
+        "models.b.aliases = second\n"
+        "models.b.group = gpu\n"
+        "models.b.listen = " +
+        own + "\n" + fake_model_config("a", model, "") + fake_model_config("b", model, ""));
+    CAPTURE(run.output);
+    CHECK(run.code == 0);
+    CHECK(run.output.find(run.config_path +
+                          ": ok: 2 models [a (llama_server), b (llama_server)], 2 listeners "
+                          "[http://127.0.0.1:") != std::string::npos);
+    CHECK(run.output.find(", http://" + own + " (b)]") != std::string::npos);
+    CHECK(run.output.find("listening on") == std::string::npos);
+}
+
+TEST_CASE("check mode: reports every many-models problem, a model's listener included",
+          "[fake][check]") {
+    TempDir files;
+    std::string model = files.write("m.gguf", "x");
+    // 198.51.100.1 is TEST-NET-2 (for documentation): not an address of this machine.
+    auto run = run_check(
+        "server.default_model = second\n"
+        "groups.gpu.exclusve = true\n"
+        "models.a.aliases = first, b\n"
+        "models.a.group = cpu\n"
+        "models.a.listen = 198.51.100.1:8091\n"
+        "models.b.aliases = second, first\n"
+        "models.b.max_concurrent = -1\n" +
+        fake_model_config("a", model, "") + fake_model_config("b", model, ""));
+    CAPTURE(run.output);
+    CHECK(run.code == kExitProblems);
+    const std::string& f = run.config_path;
+    for (const std::string line :
+         {f + ": groups.gpu.exclusve: unknown key (known: exclusive)",
+          f + ": models.b.max_concurrent: expected a whole number from 0 to 10000, got '-1'",
+          f + ": models.a.aliases: 'b' is the name of model 'b'",
+          f + ": models.b.aliases: 'first' is also an alias of model 'a' (models.a.aliases)",
+          f + ": models.a.group: no group named 'cpu' (configured: gpu); add "
+              "groups.cpu.exclusive = true or false",
+          f + ": server.default_model: 'second' is an alias of model 'b'; name the model",
+          f + ": models.a.listen: http://198.51.100.1:8091: 198.51.100.1 is not an address of "
+              "this machine"}) {
+        CHECK(run.output.find(line + "\n") != std::string::npos);
+    }
+    CHECK(count_lines_starting(run.output, f + ": ") == 8);  // seven problems and the count
+    CHECK(run.output.find(f + ": 7 problems") != std::string::npos);
+}

@@ -23,6 +23,7 @@ dpkg-deb -x "$deb" "$root"
 for f in usr/bin/gradatum-engine usr/lib/gradatum-engine/plugins/llama_server.so \
   usr/include/gradatum/plugin_abi.h usr/share/gradatum-engine/examples/gradatum-engine.properties \
   usr/share/gradatum-engine/examples/gradatum-engine.ini \
+  usr/share/gradatum-engine/examples/gradatum-engine-multi.ini \
   usr/lib/systemd/system/gradatum-engine.service usr/share/man/man1/gradatum-engine.1; do
   [[ -e $root/$f ]] || fail "missing $f in the package"
 done

@@ -114,16 +114,31 @@ Report run(const std::string& config_path, const std::string& plugin_dir) {
         }
     }
 
+    // A model's own listener (refused ones were dropped by the config check).
+    for (const auto& m : config.models) {
+        if (!m.listen) continue;
+        std::string why = listen_address_problem(m.listen->host);
+        if (!why.empty())
+            problems.push_back(config_error_text(file, "models." + m.name + ".listen",
+                                                 listener_text(*m.listen) + ": " + why));
+    }
+
     if (report.ok()) {
         std::string models, listeners;
+        size_t listener_count = listen.size();
         for (const auto& m : config.models)
             models += (models.empty() ? "" : ", ") + m.name + " (" + m.backend + ")";
         for (const auto& a : listen)
             listeners += (listeners.empty() ? "" : ", ") + listener_text(a);
+        for (const auto& m : config.models) {
+            if (!m.listen) continue;
+            listeners += ", " + listener_text(*m.listen) + " (" + m.name + ")";
+            ++listener_count;
+        }
         report.summary = file + ": ok: " + std::to_string(config.models.size()) + " model" +
                          (config.models.size() == 1 ? "" : "s") + " [" + models + "], " +
-                         std::to_string(listen.size()) + " listener" +
-                         (listen.size() == 1 ? "" : "s") + " [" + listeners + "]";
+                         std::to_string(listener_count) + " listener" +
+                         (listener_count == 1 ? "" : "s") + " [" + listeners + "]";
     }
     return report;
 }

@@ -20,12 +20,16 @@
 #include <fstream>
 #include <set>
 
+#include "config/across_models.hpp"
 #include "config/config.hpp"
 #include "config/listen_addresses.hpp"
+#include "config/validator.hpp"
+#include "config/value_parsers.hpp"
 #include "gradatum/config_values.hpp"
 
 namespace gradatum {
 
+using config::Validator;
 using Poco::AutoPtr;
 using Poco::Util::AbstractConfiguration;
 
@@ -77,93 +81,6 @@ void collect_leaves(const AbstractConfiguration& conf, const std::string& path,
     }
 }
 
-class Validator {
-  public:
-    // `problems`: collect (--check) instead of throwing at the first error.
-    Validator(std::string file, std::map<std::string, std::string> raw,
-              std::vector<std::string>* problems = nullptr)
-        : file_(std::move(file)), raw_(std::move(raw)), problems_(problems) {}
-
-    [[noreturn]] void fail(const std::string& key, const std::string& message) const {
-        throw ConfigError(config_error_text(file_, key, message));
-    }
-
-    // Like fail(), but when collecting the problem is recorded and the caller goes on with
-    // its fallback.
-    void report(const std::string& key, const std::string& message) const {
-        if (!problems_) fail(key, message);
-        problems_->push_back(config_error_text(file_, key, message));
-    }
-
-    // Runs one check that stands on its own. When collecting, its first failure is recorded
-    // and the checks after it still run; otherwise the failure propagates.
-    template <typename Check>
-    void attempt(Check&& check) const {
-        if (!problems_) return check();
-        try {
-            check();
-        } catch (const ConfigError& e) {
-            problems_->push_back(e.what());
-        }
-    }
-
-    const std::map<std::string, std::string>& raw() const { return raw_; }
-
-    // `positive`: 0 is refused too (a timer that fires at once, a timeout that never waits).
-    std::chrono::milliseconds duration(const std::string& key, std::chrono::milliseconds fallback,
-                                       bool positive = false) const {
-        auto it = raw_.find(key);
-        if (it == raw_.end()) return fallback;
-        auto value = config_values::parse_duration(it->second);
-        if (!value) {
-            report(key, config_values::duration_expectation() + ", got '" + it->second + "'");
-            return fallback;
-        }
-        if (positive && value->count() == 0) {
-            report(key, "must be above 0");
-            return fallback;
-        }
-        return *value;
-    }
-
-    bool boolean(const std::string& key, bool fallback) const {
-        auto it = raw_.find(key);
-        if (it == raw_.end()) return fallback;
-        auto value = config_values::parse_bool(it->second);
-        if (!value) {
-            report(key, "expected true or false, got '" + it->second + "'");
-            return fallback;
-        }
-        return *value;
-    }
-
-    long long integer(const std::string& key, long long fallback, long long min,
-                      long long max) const {
-        auto it = raw_.find(key);
-        if (it == raw_.end()) return fallback;
-        auto value = config_values::parse_integer(it->second);
-        if (!value || *value < min || *value > max) {
-            report(key, "expected a whole number from " + std::to_string(min) + " to " +
-                            std::to_string(max) + ", got '" + it->second + "'");
-            return fallback;
-        }
-        return *value;
-    }
-
-  private:
-    std::string file_;
-    std::map<std::string, std::string> raw_;
-    std::vector<std::string>* problems_;
-};
-
-bool valid_model_name(const std::string& name) {
-    if (name.empty()) return false;
-    for (unsigned char c : name) {
-        if (!std::isalnum(c) && c != '_' && c != '-') return false;
-    }
-    return true;
-}
-
 // A key may hold any visible character but no space or control character: it travels in an
 // HTTP header, and a stray space is a typo, not part of a secret.
 bool valid_key(std::string_view key) {
@@ -173,19 +90,14 @@ bool valid_key(std::string_view key) {
     });
 }
 
-// server.api_keys: comma-separated. Messages name keys by position, never by value.
-std::vector<std::string> read_key_list(const Validator& v, const std::string& text) {
-    const std::string key = "server.api_keys";
-    if (config_values::trim(text).empty()) {
-        v.fail(key, "empty (remove the line to run without client keys)");
-    }
+// server.api_keys, server.admin_keys: comma-separated. Messages name keys by position, never by
+// value. `when_empty`: the advice for an empty value.
+std::vector<std::string> read_key_list(const Validator& v, const std::string& key,
+                                       const std::string& text, const std::string& when_empty) {
+    if (config_values::trim(text).empty()) v.fail(key, "empty (" + when_empty + ")");
     std::vector<std::string> keys;
-    size_t start = 0, number = 0;
-    while (start <= text.size()) {
-        size_t comma = std::min(text.find(',', start), text.size());
-        std::string_view entry =
-            config_values::trim(std::string_view(text).substr(start, comma - start));
-        start = comma + 1;
+    size_t number = 0;
+    for (std::string_view entry : config::split_list(text)) {
         ++number;
         if (entry.empty())
             v.fail(key, "key " + std::to_string(number) + " is empty (a stray comma?)");
@@ -196,6 +108,30 @@ std::vector<std::string> read_key_list(const Validator& v, const std::string& te
         keys.emplace_back(entry);
     }
     return keys;
+}
+
+// Appends `keys` to `out`, each once.
+void add_unique(std::vector<std::string>& out, std::vector<std::string> keys) {
+    for (auto& k : keys) {
+        if (std::find(out.begin(), out.end(), k) == out.end()) out.push_back(std::move(k));
+    }
+}
+
+// A key that holds one plain-HTTP listener (server.metrics_listen, models.<name>.listen), read
+// by the rules of server.listen. `no_tls`: why https:// is refused there.
+ListenAddress read_plain_listen(const Validator& v, const std::string& key, const std::string& text,
+                                bool allow_wildcard, const std::string& no_tls) {
+    config::ListenOptions options;
+    options.allow_wildcard = allow_wildcard;
+    options.subnet_broadcasts = config::interface_broadcasts();
+    ListenAddress address;
+    try {
+        address = config::parse_one_listen(text, options);
+    } catch (const config::ListenSpecError& e) {
+        v.fail(key, e.what());
+    }
+    if (address.tls) v.fail(key, no_tls);
+    return address;
 }
 
 // Opens a file that holds secrets; it must be a regular file only its owner may read or write.
@@ -301,6 +237,9 @@ std::vector<std::string> read_key_file(const Validator& v, const std::string& pa
     return keys;
 }
 
+// server.threads at most; no more requests than that can be in flight or waiting at once.
+constexpr long long kMaxThreads = 10000;
+
 ServerSettings read_server(const Validator& v) {
     static const std::vector<std::string> known = {"listen",
                                                    "allow_wildcard",
@@ -328,7 +267,10 @@ ServerSettings read_server(const Validator& v) {
                                                    "metrics_children",
                                                    "upstream_connect_timeout",
                                                    "upstream_header_timeout",
-                                                   "upstream_keepalive"};
+                                                   "upstream_keepalive",
+                                                   "admin_keys",
+                                                   "max_running",
+                                                   "max_wait_for_swap"};
     ServerSettings s;
     for (const auto& [key, value] : v.raw()) {
         if (key.rfind("server.", 0) != 0) continue;
@@ -351,33 +293,20 @@ ServerSettings read_server(const Validator& v) {
     }
     v.attempt([&] {
         if (auto it = v.raw().find("server.metrics_listen"); it != v.raw().end()) {
-            config::ListenOptions options;
-            options.allow_wildcard = s.allow_wildcard;
-            options.subnet_broadcasts = config::interface_broadcasts();
-            try {
-                auto list = config::parse_listen_list(it->second, options);
-                if (list.size() != 1) {
-                    v.fail("server.metrics_listen",
-                           "expected one address:port, got '" + it->second + "'");
-                }
-                if (list.front().tls)
-                    v.fail("server.metrics_listen", "https:// is not offered here");
-                for (const auto& main : s.listen) {
-                    if (main.host == list.front().host && main.port == list.front().port &&
-                        main.port != 0) {
-                        v.fail("server.metrics_listen", "is also in server.listen");
-                    }
-                }
-                s.metrics_listen = list.front();
-            } catch (const config::ListenSpecError& e) {
-                v.fail("server.metrics_listen", e.what());
+            ListenAddress metrics =
+                read_plain_listen(v, "server.metrics_listen", it->second, s.allow_wildcard,
+                                  "https:// is not offered here");
+            for (const auto& main : s.listen) {
+                std::string why = config::listen_collision(metrics, main, "server.listen");
+                if (!why.empty()) v.fail("server.metrics_listen", why);
             }
+            s.metrics_listen = metrics;
         }
         s.metrics_children = v.boolean("server.metrics_children", s.metrics_children);
         s.tls = read_tls(v, std::any_of(s.listen.begin(), s.listen.end(),
                                         [](const ListenAddress& a) { return a.tls; }));
     });
-    s.threads = static_cast<int>(v.integer("server.threads", s.threads, 4, 10000));
+    s.threads = static_cast<int>(v.integer("server.threads", s.threads, 4, kMaxThreads));
     s.max_queued = static_cast<int>(v.integer("server.max_queued", s.max_queued, 1, 100000));
     s.drain_timeout = v.duration("server.drain_timeout", s.drain_timeout);
     s.upstream_idle_timeout =
@@ -399,23 +328,27 @@ ServerSettings read_server(const Validator& v) {
         v.duration("server.upstream_header_timeout", s.upstream_header_timeout, /*positive=*/true);
     s.upstream_keepalive =
         static_cast<int>(v.integer("server.upstream_keepalive", s.upstream_keepalive, 0, 4096));
+    s.max_running = static_cast<int>(v.integer("server.max_running", s.max_running, 0, 10000));
+    s.max_wait_for_swap = v.duration("server.max_wait_for_swap", s.max_wait_for_swap);
     if (auto it = v.raw().find("server.default_model"); it != v.raw().end()) {
         s.default_model = it->second;
     }
-    std::vector<std::string> keys;
     if (auto it = v.raw().find("server.api_keys"); it != v.raw().end()) {
-        v.attempt([&] { keys = read_key_list(v, it->second); });
-    }
-    if (auto it = v.raw().find("server.api_keys_file"); it != v.raw().end()) {
         v.attempt([&] {
-            auto from_file = read_key_file(v, it->second);
-            keys.insert(keys.end(), from_file.begin(), from_file.end());
+            add_unique(s.api_keys, read_key_list(v, "server.api_keys", it->second,
+                                                 "remove the line to run without client keys"));
         });
     }
-    for (auto& k : keys) {
-        if (std::find(s.api_keys.begin(), s.api_keys.end(), k) == s.api_keys.end()) {
-            s.api_keys.push_back(std::move(k));
-        }
+    if (auto it = v.raw().find("server.api_keys_file"); it != v.raw().end()) {
+        v.attempt([&] { add_unique(s.api_keys, read_key_file(v, it->second)); });
+    }
+    if (auto it = v.raw().find("server.admin_keys"); it != v.raw().end()) {
+        v.attempt([&] {
+            add_unique(
+                s.admin_keys,
+                read_key_list(v, "server.admin_keys", it->second,
+                              "remove the line to serve /admin/ on loopback listeners only"));
+        });
     }
     s.health_requires_key = v.boolean("server.health_requires_key", s.health_requires_key);
     if (s.health_requires_key && s.api_keys.empty()) {
@@ -425,12 +358,43 @@ ServerSettings read_server(const Validator& v) {
     return s;
 }
 
+// models.<name>.aliases: comma-separated names, by the rules of model names. Whether they clash
+// with other names is check_aliases' job.
+std::vector<std::string> read_aliases(const Validator& v, const std::string& key,
+                                      const std::string& text) {
+    if (config_values::trim(text).empty()) v.fail(key, "empty (remove the line for no alias)");
+    std::vector<std::string> aliases;
+    for (std::string_view entry : config::split_list(text)) {
+        if (entry.empty()) v.fail(key, "empty entry in '" + text + "' (a stray comma?)");
+        if (!config::valid_name(entry)) {
+            v.fail(key, "alias '" + std::string(entry) + "' may use only letters, digits, _ and -");
+        }
+        aliases.emplace_back(entry);
+    }
+    return aliases;
+}
+
 ModelSettings read_model(const Validator& v, const std::string& name,
                          const ServerSettings& server) {
     const std::string prefix = "models." + name + ".";
-    static const std::set<std::string> core_keys = {
-        "backend",           "ready_timeout",    "queue_timeout",     "stop_timeout",
-        "liveness.interval", "liveness.timeout", "liveness.failures", "max_waiting"};
+    // Read here (autostart in resolve_autostart), never passed to the plugin.
+    static const std::set<std::string> core_keys = {"backend",
+                                                    "ready_timeout",
+                                                    "queue_timeout",
+                                                    "stop_timeout",
+                                                    "liveness.interval",
+                                                    "liveness.timeout",
+                                                    "liveness.failures",
+                                                    "liveness.generate",
+                                                    "max_waiting",
+                                                    "aliases",
+                                                    "listen",
+                                                    "autostart",
+                                                    "ttl",
+                                                    "min_loaded",
+                                                    "group",
+                                                    "max_concurrent",
+                                                    "max_queued"};
     ModelSettings m;
     m.name = name;
     for (const auto& [key, value] : v.raw()) {
@@ -455,7 +419,44 @@ ModelSettings read_model(const Validator& v, const std::string& name,
         v.integer(prefix + "max_waiting", std::min(64, server.threads / 4), 0, server.threads));
     m.liveness.failures =
         static_cast<int>(v.integer(prefix + "liveness.failures", m.liveness.failures, 1, 1000));
+    m.liveness.generate = v.boolean(prefix + "liveness.generate", m.liveness.generate);
+    if (auto it = v.raw().find(prefix + "aliases"); it != v.raw().end()) {
+        v.attempt([&] { m.aliases = read_aliases(v, prefix + "aliases", it->second); });
+    }
+    if (auto it = v.raw().find(prefix + "listen"); it != v.raw().end()) {
+        v.attempt([&] {
+            m.listen = read_plain_listen(v, prefix + "listen", it->second, server.allow_wildcard,
+                                         "https:// is not offered for a model's own listener "
+                                         "(plain HTTP only for now); put https:// listeners in "
+                                         "server.listen");
+        });
+    }
+    m.ttl = v.duration(prefix + "ttl", m.ttl);
+    m.min_loaded = v.duration(prefix + "min_loaded", m.min_loaded);
+    m.max_concurrent = static_cast<size_t>(v.integer(
+        prefix + "max_concurrent", static_cast<long long>(m.max_concurrent), 0, kMaxThreads));
+    m.max_queued = static_cast<size_t>(
+        v.integer(prefix + "max_queued", static_cast<long long>(m.max_queued), 0, kMaxThreads));
+    if (auto it = v.raw().find(prefix + "group"); it != v.raw().end()) {
+        if (it->second.empty()) {
+            v.report(prefix + "group", "empty (remove the line for no group)");
+        } else {
+            m.group = it->second;  // checked against groups.<g> in check_groups
+        }
+    }
     return m;
+}
+
+// groups.<g>.*: the settings of each group named by a groups.<g>. key.
+std::vector<GroupSettings> read_groups(const Validator& v, const std::set<std::string>& names) {
+    std::vector<GroupSettings> groups;
+    for (const auto& name : names) {
+        GroupSettings g;
+        g.name = name;
+        g.exclusive = v.boolean("groups." + name + ".exclusive", g.exclusive);
+        groups.push_back(g);
+    }
+    return groups;
 }
 
 // logging.file: a file the engine can append to, or a new one in a directory it can write to.
@@ -487,13 +488,16 @@ EngineConfig read_config(const std::string& path, std::vector<std::string>* prob
     collect_leaves(*conf, path, "", raw);
     Validator v(path, raw, problems);
 
-    static const std::set<std::string> sections = {"server", "models", "logging", "plugins"};
-    std::set<std::string> model_names;
+    static const std::set<std::string> sections = {"server", "models", "groups", "logging",
+                                                   "plugins"};
+    std::set<std::string> model_names, group_names;
     for (const auto& [key, value] : raw) {
         v.attempt([&, &key = key] {
             std::string section = key.substr(0, key.find('.'));
             if (!sections.count(section)) {
-                v.fail(key, "unknown key (top-level sections: server, models, logging, plugins)");
+                v.fail(key,
+                       "unknown key (top-level sections: server, models, groups, logging, "
+                       "plugins)");
             }
             // A bare `server = ...` (or an empty <server/>) would otherwise be silently ignored.
             if (key == "server") v.fail(key, "expected server.<setting>");
@@ -507,10 +511,21 @@ EngineConfig read_config(const std::string& path, std::vector<std::string>* prob
                 auto dot = key.find('.', 7);
                 if (dot == std::string::npos) v.fail(key, "expected models.<name>.<setting>");
                 std::string name = key.substr(7, dot - 7);
-                if (!valid_model_name(name)) {
+                if (!config::valid_name(name)) {
                     v.fail(key, "model name '" + name + "' may use only letters, digits, _ and -");
                 }
                 model_names.insert(name);
+            }
+            if (section == "groups") {
+                auto dot = key.find('.', 7);
+                if (dot == std::string::npos) v.fail(key, "expected groups.<name>.<setting>");
+                std::string name = key.substr(7, dot - 7);
+                if (!config::valid_name(name)) {
+                    v.fail(key, "group name '" + name + "' may use only letters, digits, _ and -");
+                }
+                group_names.insert(name);  // known even if its key is a typo: one error, not two
+                if (key.substr(dot + 1) != "exclusive")
+                    v.fail(key, "unknown key (known: exclusive)");
             }
         });
     }
@@ -519,11 +534,17 @@ EngineConfig read_config(const std::string& path, std::vector<std::string>* prob
     EngineConfig config;
     config.source_path = path;
     config.raw = raw;
-    // The client keys are the engine's alone: plugins (config_get) never see them.
+    // The client and admin keys are the engine's alone: plugins (config_get) never see them.
     config.raw.erase("server.api_keys");
+    config.raw.erase("server.admin_keys");
     config.server = read_server(v);
     for (const auto& name : model_names)
         config.models.push_back(read_model(v, name, config.server));
+    config.groups = read_groups(v, group_names);
+    config::check_aliases(v, config.models);
+    config::check_model_listeners(v, config.server, config.models);
+    config::check_groups(v, config.groups, config.models);
+    config::resolve_autostart(v, config.server, config.models);
     if (auto it = raw.find("logging.level"); it != raw.end()) {
         static const std::set<std::string> levels = {"trace", "debug", "info",
                                                      "warn",  "error", "off"};
@@ -548,9 +569,7 @@ EngineConfig read_config(const std::string& path, std::vector<std::string>* prob
     config.log_max_files =
         static_cast<int>(v.integer("logging.max_files", config.log_max_files, 1, 1000));
     config.log_access = v.boolean("logging.access", config.log_access);
-    if (!config.server.default_model.empty() && !model_names.count(config.server.default_model)) {
-        v.report("server.default_model", "no model named '" + config.server.default_model + "'");
-    }
+    config::check_default_model(v, config.server, config.models);
     return config;
 }
 

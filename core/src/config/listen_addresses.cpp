@@ -221,19 +221,46 @@ std::vector<ListenAddress> parse_listen_list(const std::string& text,
     // A wildcard takes its port on every address of its family (:: on both, dual-stack), so
     // another listener on that port could not bind.
     for (const auto& a : out) {
-        if (a.port == 0 || classify_address(a.host, {}) != AddressKind::wildcard) continue;
-        const bool dual_stack = a.host == "::";
         for (const auto& b : out) {
-            if (&a == &b || b.port != a.port) continue;
-            const bool b_v4 =
-                b.host.find(':') == std::string::npos || b.host.rfind("::ffff:", 0) == 0;
-            if (!dual_stack && !b_v4) continue;
+            if (&a == &b || !takes_port_of(a, b)) continue;
             throw ListenSpecError(format_listen(b) + " overlaps the wildcard " + format_listen(a) +
                                   ", which takes port " + std::to_string(a.port) +
                                   " on every address");
         }
     }
     return out;
+}
+
+ListenAddress parse_one_listen(const std::string& text, const ListenOptions& options) {
+    auto list = parse_listen_list(text, options);
+    if (list.size() != 1) throw ListenSpecError("expected one address:port, got '" + text + "'");
+    return list.front();
+}
+
+bool takes_port_of(const ListenAddress& wildcard, const ListenAddress& other) {
+    if (wildcard.port == 0 || other.port != wildcard.port) return false;
+    if (classify_address(wildcard.host, {}) != AddressKind::wildcard) return false;
+    const bool dual_stack = wildcard.host == "::";
+    const bool other_v4 =
+        other.host.find(':') == std::string::npos || other.host.rfind("::ffff:", 0) == 0;
+    return dual_stack || other_v4;
+}
+
+std::string listen_collision(const ListenAddress& a, const ListenAddress& b,
+                             const std::string& b_key) {
+    const std::string port = std::to_string(a.port);
+    if (a.port != 0 && a.host == b.host && a.port == b.port) {
+        return format_listen(a) + " is also in " + b_key;
+    }
+    if (takes_port_of(b, a)) {
+        return format_listen(a) + " overlaps the wildcard " + format_listen(b) + " of " + b_key +
+               ", which takes port " + port + " on every address";
+    }
+    if (takes_port_of(a, b)) {
+        return format_listen(a) + " is a wildcard, which takes port " + port +
+               " on every address: it overlaps " + format_listen(b) + " of " + b_key;
+    }
+    return "";
 }
 
 }  // namespace gradatum::config

@@ -46,6 +46,21 @@ struct ListenOptions {
 // Throws ListenSpecError.
 std::vector<ListenAddress> parse_listen_list(const std::string& text, const ListenOptions& options);
 
+// A key that holds one listener (server.metrics_listen, models.<name>.listen): the same rules,
+// and exactly one address (a host name that resolves to two is refused). Throws ListenSpecError.
+ListenAddress parse_one_listen(const std::string& text, const ListenOptions& options);
+
+// `wildcard` takes `other`'s port: it is a wildcard on the same non-zero port, and its family
+// covers `other` (0.0.0.0: IPv4 and IPv4-mapped addresses; ::, dual-stack: every address), so
+// `other` could not bind beside it.
+bool takes_port_of(const ListenAddress& wildcard, const ListenAddress& other);
+
+// Why listener `a` cannot be opened beside listener `b` of key `b_key` (a message to follow
+// a's key): the same address and port, or a wildcard that takes the other's port; "" when they
+// can. Port 0 (any free port) never collides.
+std::string listen_collision(const ListenAddress& a, const ListenAddress& b,
+                             const std::string& b_key);
+
 // "127.0.0.1:8080", "[::1]:8080".
 std::string format_listen(const ListenAddress& address);
 

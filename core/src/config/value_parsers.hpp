@@ -4,11 +4,22 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 
 namespace gradatum::config {
 
 std::optional<ListenAddress> parse_listen(const std::string& text);  // host:port, [v6]:port
+
+// A model, alias or group name: letters, digits, _ and -, not empty. A name is a key component
+// ("models.<name>.backend"), so no dot; the same rule for aliases keeps every name a client may
+// send one kind of word.
+bool valid_name(std::string_view name);
+
+// "a, b ,c" -> {"a", "b", "c"}: split at every comma, each entry trimmed; empty entries are kept
+// (the caller names them: a stray comma is a typo).
+std::vector<std::string_view> split_list(std::string_view text);
 
 }  // namespace gradatum::config
