@@ -229,7 +229,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
                 ForwardJob{model.name(), admission.target, *admission.ticket,
                            door_.upstream_idle_timeout, admission.generation, *door_.upstream});
             cut_by_ = result.cut_by;
-            if (!result.connect_failed) return;
+            if (!result.child_gone_before_answer) return;
             if (attempt == 2) {
                 spdlog::warn("model {}: {} {}: {}", model.name(), request.getMethod(),
                              request.getURI(), result.error);
