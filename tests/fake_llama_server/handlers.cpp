@@ -10,6 +10,8 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/Timespan.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -192,6 +194,25 @@ json FullResponse(const Completion& c, const std::string& text, long tokens) {
     const struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);  // a test crash should not leave core files around
     std::abort();
+}
+
+// A kill from outside (the OOM killer, kill -9) while the request is in hand: no answer, no
+// flush; the kernel closes the connections.
+[[noreturn]] void KillSelf(const char* why) {
+    std::fprintf(stderr, "fake-llama-server: killing myself on purpose (%s)\n", why);
+    std::fflush(nullptr);
+    const struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    kill(getpid(), SIGKILL);
+    std::abort();  // not reached
+}
+
+// True for the one caller that creates `path` (across processes: O_EXCL).
+bool FirstToClaim(const std::string& path) {
+    const int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    close(fd);
+    return true;
 }
 
 // Counts every SSE event sent so --fake-crash-after-events can fire at the right one.
@@ -392,6 +413,17 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
             // after it took the request in.
             ++state_.hang_ups;
             response.setKeepAlive(false);
+        } else if (path == "/fake/die-mid-answer") {
+            // Sends the head and a part of the body, then is killed: a child that died after
+            // its answer had begun.
+            const std::string body = R"({"object":"chat.completion","choices":[)";
+            response.setContentType(kJsonType);
+            response.setContentLength(1000);
+            std::ostream& out = response.send();
+            out << body;
+            out.flush();
+            state_.sleepFor(50);  // let the bytes leave first
+            KillSelf("/fake/die-mid-answer");
         } else if (path == "/fake/hang-ups") {
             SendJson(response, 200, {{"count", state_.hang_ups.load()}});
         } else if (path == "/fake/sink") {
@@ -471,6 +503,10 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
         c.include_usage =
             stream_options.is_object() && stream_options.value("include_usage", false);
 
+        if (!options_.die_before_answer_once.empty() &&
+            FirstToClaim(options_.die_before_answer_once)) {
+            KillSelf("--fake-die-before-answer-once");
+        }
         Processing processing(state_.requests_processing);
         if (stream) {
             StreamCompletion(c, response);

@@ -34,6 +34,10 @@ struct Options {
     int stream_events = 5;
     int stream_interval_ms = 10;
     int crash_after_events = -1;
+    // The first completion request of all the children sharing this file (which it creates) is
+    // read, then the process is killed before a byte of an answer: a child killed mid-generation.
+    // Its restarted successor finds the file and answers normally.
+    std::string die_before_answer_once;
     std::optional<int> exit_at_start;
     int hang_health_after_ms = -1;
     std::string argv_file;

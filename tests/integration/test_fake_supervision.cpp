@@ -155,24 +155,6 @@ TEST_CASE("a hung /health is a dead child: it is restarted", "[fake][liveness]")
     CHECK(fake.child() != first);
 }
 
-TEST_CASE("a non-streaming request whose child dies gets a 502 OpenAI error",
-          "[fake][supervision]") {
-    FakeEngine fake("--fake-load-ms 0 --metrics --fake-response-delay-ms 5000", kQuickRestarts);
-    REQUIRE(fake.engine->wait_health(200, 10s));
-    pid_t child = fake.child();
-    uint16_t direct = child_port(*fake.engine);
-    const std::string key = child_api_key(child);  // the child's own secret, from its environ
-    REQUIRE(requests_processing(direct, key) == 0);
-    HttpResult answer;
-    Background client([&] { answer = http(fake.port(), "POST", "/v1/chat/completions", kChat); });
-    // Kill the child once the request is in its hands (the fake counts the requests it is on).
-    REQUIRE(wait_until([&] { return requests_processing(direct, key) == 1; }, 5s));
-    kill_child(child, SIGKILL);
-    client.join();
-    CHECK(answer.status == 502);
-    CHECK(json::parse(answer.body)["error"]["code"] == "upstream_failed");
-}
-
 TEST_CASE("SIGTERM lets an in-flight stream finish, exits 0, leaves no child", "[fake][drain]") {
     // About 2 s of stream: the drain has to wait for it.
     FakeEngine fake("--fake-load-ms 0 --fake-stream-events 40 --fake-stream-interval-ms 50");

@@ -125,13 +125,19 @@ void ServerResponse::flush_body() {
     if (stream_) stream_->flush();
 }
 
+void ServerResponse::take_over_body() {
+    if (stream_) stream_->flush();
+    body_taken_over_ = true;
+}
+
 uint64_t ServerResponse::body_bytes() const {
-    return body_ ? body_->written() : handler_body_bytes_;
+    return (body_ ? body_->written() : 0) + handler_body_bytes_;
 }
 
 bool ServerResponse::finish() {
     if (!sent_) return false;
     if (!stream_) return getKeepAlive();  // written by the handler itself
+    if (body_taken_over_) return !body_->failed() && getKeepAlive();
     stream_->flush();
     bool ok = body_->end() && !body_->failed();
     return ok && getKeepAlive();

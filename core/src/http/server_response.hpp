@@ -36,6 +36,10 @@ class ServerResponse : public Poco::Net::HTTPServerResponse {
         head_sent_at_ = std::chrono::steady_clock::now();
     }
     void add_body_bytes(uint64_t bytes) { handler_body_bytes_ += bytes; }
+    // After send(): the handler writes the rest of the body to the connection itself, its end
+    // included (the forwarder relaying a child's event stream after the engine's own SSE head
+    // and comments). What the stream holds goes out now; finish() adds nothing after it.
+    void take_over_body();
 
     // After the handler: ends the body (the last chunk) unless writing failed. True when the
     // connection may carry another request.
@@ -53,6 +57,7 @@ class ServerResponse : public Poco::Net::HTTPServerResponse {
     bool head_request_;
     bool sent_ = false;
     bool continue_sent_ = false;
+    bool body_taken_over_ = false;
     std::chrono::steady_clock::time_point head_sent_at_{};
     uint64_t handler_body_bytes_ = 0;
     std::unique_ptr<BodyBuffer> body_;

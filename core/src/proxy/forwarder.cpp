@@ -20,6 +20,7 @@
 #include <cstring>
 #include <memory>
 
+#include "child_gone.hpp"
 #include "chunked_decoder.hpp"
 #include "header_rules.hpp"
 #include "http/send_all.hpp"
@@ -27,6 +28,7 @@
 #include "http/server_response.hpp"
 #include "openai_error.hpp"
 #include "response_head.hpp"
+#include "sse_answer.hpp"
 #include "stream_relay.hpp"
 #include "upstream_session.hpp"
 
@@ -46,6 +48,8 @@ constexpr size_t kMaxHead = 64 * 1024;
 // so that the error event can follow; past this many missing bytes it is reset instead.
 constexpr size_t kMaxFiller = 64 * 1024;
 constexpr const char* kVia = "gradatum-engine";
+// Of a child's error answer behind the engine's own SSE head, at most this much is read.
+constexpr size_t kMaxErrorBody = 64 * 1024;
 
 // ---- the client's socket -------------------------------------------------------------------
 
@@ -77,6 +81,11 @@ class Batch {
         if (count_ == 0) return true;
         if (client.secure()) return client.send_all(iov_, count_);
         return send_all(client.fd(), iov_, count_);
+    }
+    void append_to(std::string& text) const {
+        for (int i = 0; i < count_; ++i) {
+            text.append(static_cast<const char*>(iov_[i].iov_base), iov_[i].iov_len);
+        }
     }
     size_t total() const {
         size_t n = 0;
@@ -189,12 +198,26 @@ class Body {
                 out.add(payload_.data(), payload_.size());
                 return true;
             }
-            case Relay::rechunk:
-                out.add_owned(hex(size) + "\r\n");
-                out.add(data, size);
-                out.add("\r\n", 2);
-                note_tail(data, size);
+            case Relay::rechunk: {
+                size_t n = size;
+                if (framing_ == Framing::content_length) {
+                    // Only behind the engine's own SSE head: the client's body is chunked.
+                    n = std::min(size,
+                                 static_cast<size_t>(std::max<int64_t>(length_ - received_, 0)));
+                    overrun_ = overrun_ || n < size;
+                    received_ += static_cast<int64_t>(n);
+                }
+                if (n > 0) {
+                    out.add_owned(hex(n) + "\r\n");
+                    out.add(data, n);
+                    out.add("\r\n", 2);
+                    note_tail(data, n);
+                }
+                if (framing_ == Framing::content_length && n > 0 && complete()) {
+                    out.add(ChunkedRelay::kLastChunk, 5);
+                }
                 return true;
+            }
             case Relay::raw:
                 out.add(data, size);
                 note_tail(data, size);
@@ -387,7 +410,7 @@ enum class Outcome {
     done,   // the client has its answer (or an error, or went away)
     retry,  // a pooled connection was found closed before the request got through
     reuse,  // done, and the connection may carry another request
-    gone,   // a fresh connection was reset with the request unread: the child is going away
+    gone,   // the child is gone and answered nothing: the request may go to the next child
 };
 
 class Exchange {
@@ -406,15 +429,22 @@ class Exchange {
 
     // Who cut the answer short, for the access log ("" when it was whole).
     const std::string& cut_by() const { return cut_by_; }
+    // Why the child is taken for gone (Outcome::gone), or the error that ended an event stream
+    // begun by the engine (ForwardJob::sse_head_sent).
+    const std::string& error() const { return error_; }
 
     Outcome run(const std::string& head, const std::string& body) {
         iovec out[2] = {{const_cast<char*>(head.data()), head.size()},
                         {const_cast<char*>(body.data()), body.size()}};
         if (!upstream_.send_all(out, body.empty() ? 1 : 2)) {
             if (reused_) return Outcome::retry;  // nothing of it can have been answered
-            return fail(errors::upstream_failed,
-                        "the backend of model '" + job_.model +
-                            "' failed: cannot send the request: " + std::strerror(errno));
+            const std::string why = std::strerror(errno);
+            if (!job_.ticket.aborted() && child_died()) {
+                return gone("the child of model '" + job_.model +
+                            "' went away while the request was sent (" + why + ")");
+            }
+            return fail(errors::upstream_failed, "the backend of model '" + job_.model +
+                                                     "' failed: cannot send the request: " + why);
         }
         return receive();
     }
@@ -463,13 +493,34 @@ class Exchange {
         return text;
     }
 
+    // An error in place of the answer: a JSON error response, or behind the engine's own SSE
+    // head, the stream's last event.
     Outcome fail(const ErrorKind& kind, const std::string& message) {
         spdlog::warn("model {}: {}: {}", job_.model, what_, message);
+        if (job_.sse_head_sent) return end_events(sse_error_event(kind, message), message);
         try {
             send_error(response_, kind, message);
         } catch (const Poco::Exception&) {
         }
         return Outcome::done;
+    }
+
+    // Ends an event stream that the engine began (no byte of the child's body was sent) with
+    // `event`. The answer counts as cut by the child (or by a stop).
+    Outcome end_events(const std::string& event, const std::string& error) {
+        cut_by_ = job_.ticket.aborted() ? "engine" : "backend";
+        error_ = error;
+        end_event_stream(request_, response_, event);
+        return Outcome::done;
+    }
+
+    // The connection to the child closed or broke and its port takes no connection any more.
+    bool child_died() const { return child_stopped_listening(job_.target.host, job_.target.port); }
+
+    Outcome gone(const std::string& why) {
+        upstream_.shutdown_now();
+        error_ = why;
+        return Outcome::gone;
     }
 
     std::string stopped_or(const std::string& message) const {
@@ -500,24 +551,37 @@ class Exchange {
                     return fail(errors::upstream_timeout, why_);
                 case Got::end:
                 case Got::error: {
-                    // No byte of an answer on a pooled connection: the child gave it up (it
-                    // closed it, or died). A reset means the request was still unread in the
-                    // child's buffer when its socket closed (Linux resets a socket closed with
-                    // unread data), so it was never processed: send it again, whatever the
-                    // method. A plain end of stream may follow a request the child had read:
-                    // only an idempotent one goes again.
                     const bool unread = last_errno_ == ECONNRESET;
-                    if (reused_ && first_byte_ && !job_.ticket.aborted() &&
-                        (unread || idempotent(request_.getMethod()))) {
-                        return Outcome::retry;
-                    }
-                    // On a fresh connection the same reset means the child is dying (it
-                    // accepted, then closed with the request unread): like a refused connect,
-                    // nothing was processed or answered, so the request may wait for the next
-                    // child.
-                    if (!reused_ && first_byte_ && unread && !job_.ticket.aborted()) {
-                        upstream_.shutdown_now();
-                        return Outcome::gone;
+                    if (first_byte_ && !job_.ticket.aborted()) {
+                        // No byte of an answer on a pooled connection: the child gave it up (it
+                        // closed it, or died). A reset means the request was still unread in
+                        // the child's buffer when its socket closed (Linux resets a socket
+                        // closed with unread data), so it was never processed: send it again,
+                        // whatever the method, on a new connection. A plain end of stream may
+                        // follow a request the child had read: only an idempotent one goes
+                        // again (a dead child then refuses the new connection).
+                        if (reused_ && (unread || idempotent(request_.getMethod()))) {
+                            return Outcome::retry;
+                        }
+                        // On a fresh connection the same reset means the child is dying (it
+                        // accepted, then closed with the request unread): like a refused
+                        // connect, nothing was processed or answered.
+                        if (!reused_ && unread) {
+                            return gone("the backend of model '" + job_.model +
+                                        "' reset the connection before reading the request");
+                        }
+                        // The child closed after it had the request, before a byte of its
+                        // answer. If it died (killed while generating: llama-server sends a
+                        // non-streaming answer's head when it is complete), nothing reached the
+                        // client and the request goes to the next child; a live child closed on
+                        // purpose, and may have acted on it: no second copy.
+                        if (child_died()) {
+                            return gone("the child of model '" + job_.model +
+                                        "' went away before answering (the connection closed " +
+                                        "after the request was sent" +
+                                        (why_.empty() ? "" : ": " + why_) +
+                                        ", and its port refuses connections)");
+                        }
                     }
                     return fail(errors::upstream_failed,
                                 stopped_or("the backend of model '" + job_.model +
@@ -573,24 +637,43 @@ class Exchange {
     // The head is in; `rest` are the first body bytes. Streams the body to the client.
     Outcome respond(const ResponseHead& head, const char* rest, size_t rest_size) {
         const Framing framing = framing_of(request_.getMethod(), head);
-        const bool old_client = response_.getVersion() == Poco::Net::HTTPMessage::HTTP_1_0;
+        const bool sse = job_.sse_head_sent;
+        if (sse && (head.status != 200 || !head.event_stream || framing == Framing::none)) {
+            return answer_as_event(head, framing, rest, rest_size);
+        }
+        // Behind the engine's own SSE head the client's body is chunked, unless its head said
+        // otherwise (HTTP/1.0: the close ends it).
+        const bool old_client = sse ? !response_.getChunkedTransferEncoding()
+                                    : response_.getVersion() == Poco::Net::HTTPMessage::HTTP_1_0;
         Relay relay = Relay::verbatim;
         if (framing == Framing::chunked) relay = old_client ? Relay::decode : Relay::chunks;
         if (framing == Framing::until_close) relay = old_client ? Relay::raw : Relay::rechunk;
+        if (sse && framing == Framing::content_length && !old_client) relay = Relay::rechunk;
         relay_ = relay;
         // HTTP/1.0 has no chunked encoding: the close ends such a body.
         if (relay == Relay::decode || relay == Relay::raw) response_.setKeepAlive(false);
-        response_.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(head.status),
-                                     std::string(head.reason));
-        const std::string out_head =
-            client_head(response_, head, framing, relay, response_.getKeepAlive());
+        std::string out_head;
+        if (!sse) {
+            response_.setStatusAndReason(
+                static_cast<Poco::Net::HTTPResponse::HTTPStatus>(head.status),
+                std::string(head.reason));
+            out_head = client_head(response_, head, framing, relay, response_.getKeepAlive());
+        }
         Body body(framing, relay, head.content_length);
 
         Batch first;
         first.add(out_head.data(), out_head.size());
         if (!body.take(rest, rest_size, first)) return broke(head, body, "bad chunked framing");
+        if (relay == Relay::rechunk && framing == Framing::content_length &&
+            head.content_length == 0) {
+            first.add(ChunkedRelay::kLastChunk, 5);  // an empty body: nothing else ends it
+        }
         head_sent_ = true;  // from here on, whatever happens, the client had an answer begun
-        static_cast<http::ServerResponse&>(response_).mark_sent_by_handler();
+        if (sse) {
+            static_cast<http::ServerResponse&>(response_).take_over_body();
+        } else {
+            static_cast<http::ServerResponse&>(response_).mark_sent_by_handler();
+        }
         if (!first.send(connection_)) return client_left();
         sent_body(first.total() - out_head.size());
         // Event streams move on the relay thread; TLS connections stay with their thread (an
@@ -622,6 +705,50 @@ class Exchange {
         // Complete. Streams and odd endings never go back to the pool.
         if (head.close || body.overrun() || head.event_stream) return Outcome::done;
         return Outcome::reuse;
+    }
+
+    // Behind the engine's own SSE head, an answer other than a 200 event stream (an error,
+    // mostly) is read whole and becomes the stream's last event.
+    Outcome answer_as_event(const ResponseHead& head, Framing framing, const char* rest,
+                            size_t rest_size) {
+        Relay relay = Relay::verbatim;  // the payload alone, for the event
+        if (framing == Framing::chunked) relay = Relay::decode;
+        if (framing == Framing::until_close) relay = Relay::raw;
+        Body body(framing, relay, head.content_length);
+        std::string text;
+        Batch first;
+        bool whole = body.take(rest, rest_size, first);
+        first.append_to(text);
+        char buffer[kReadSize];
+        while (whole && !body.complete() && text.size() <= kMaxErrorBody) {
+            ssize_t n = 0;
+            Batch out;
+            Got got = read(buffer, sizeof buffer, n);
+            if (got == Got::bytes) {
+                whole = body.take(buffer, static_cast<size_t>(n), out);
+                out.append_to(text);
+            } else if (got == Got::end && framing == Framing::until_close) {
+                body.end(out);
+            } else if (got == Got::client_gone) {
+                return client_left();
+            } else {
+                whole = false;  // cut short: what came is still worth quoting
+            }
+        }
+        std::string content_type;
+        for (const auto& [name, value] : head.fields) {
+            if (iequals(name, "content-type")) content_type.assign(value.data(), value.size());
+        }
+        const std::string error = "the backend of model '" + job_.model + "' answered " +
+                                  std::to_string(head.status) + " " + std::string(head.reason) +
+                                  " to a stream that the engine had begun";
+        spdlog::warn("model {}: {}: {}", job_.model, what_, error);
+        const bool reusable = whole && body.complete() && !head.close && !body.overrun() &&
+                              framing != Framing::until_close;
+        if (!reusable) upstream_.shutdown_now();
+        end_events(sse_event_for_answer(job_.model, head.status, head.reason, content_type, text),
+                   error);
+        return reusable ? Outcome::reuse : Outcome::done;
     }
 
     // The rest of an event stream, moved by the relay thread; this thread waits, and steps in
@@ -697,7 +824,7 @@ class Exchange {
                 : "the backend of model '" + job_.model + "' ended the response early: " + why;
         spdlog::warn("model {}: {}: {}", job_.model, what_, message);
         if (!head_sent_) return fail(errors::upstream_failed, message);
-        if (head.event_stream && head.content_length < 0) {
+        if ((head.event_stream && head.content_length < 0) || job_.sse_head_sent) {
             // Clients of a stream never hang: they get a last event saying what happened.
             Batch out;
             if (body.end_with_event(sse_error_event(errors::upstream_failed, message), out)) {
@@ -734,6 +861,7 @@ class Exchange {
     bool head_sent_ = false;
     Relay relay_ = Relay::verbatim;
     std::string why_;
+    std::string error_;
 };
 
 void append_header(std::string& head, std::string_view name, std::string_view value) {
@@ -821,6 +949,11 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
                                           " ms (server.upstream_connect_timeout)";
                     spdlog::warn("model {}: {} {}: {}", job.model, request.getMethod(),
                                  request.getURI(), message);
+                    if (job.sse_head_sent) {
+                        end_event_stream(request, response,
+                                         sse_error_event(errors::upstream_timeout, message));
+                        return {false, message, "backend"};
+                    }
                     send_error(response, errors::upstream_timeout, message);
                     return {};
                 }
@@ -830,30 +963,26 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
             upstream->generation = job.generation;
         }
         Outcome outcome;
-        std::string cut_by;
+        std::string cut_by, error;
         {
             AbortGuard guard{job.ticket};  // cleared before `upstream` can go back or away
             job.ticket.set_abort([c = upstream.get()] { c->shutdown_now(); });
             Exchange exchange(request, response, job, *upstream, reused);
             outcome = exchange.run(head, body);
             cut_by = exchange.cut_by();
+            error = exchange.error();
         }
         if (outcome == Outcome::retry) {
             spdlog::debug("model {}: a pooled connection was closed; sending on a new one",
                           job.model);
             continue;
         }
-        if (outcome == Outcome::gone) {
-            return {true,
-                    "the backend of model '" + job.model +
-                        "' reset the connection before reading the request",
-                    ""};
-        }
+        if (outcome == Outcome::gone) return {true, error, ""};
         ++upstream->requests;
         if (outcome == Outcome::reuse && !job.ticket.aborted()) {
             pool.give_back(job.model, std::move(upstream));
         }
-        return {false, "", cut_by};
+        return {false, error, cut_by};
     }
 }
 
