@@ -1213,10 +1213,14 @@ TEST_CASE("aliases: trimmed names, each unique among every model name and alias"
           "models.a.aliases: empty entry in 'x,,y' (a stray comma?)");
     CHECK(two_models_error(dir, "models.a.aliases = x,\n") ==
           "models.a.aliases: empty entry in 'x,' (a stray comma?)");
-    CHECK(two_models_error(dir, "models.a.aliases = gpt-3.5\n") ==
-          "models.a.aliases: alias 'gpt-3.5' may use only letters, digits, _ and -");
+    // Clients' model names: dots, colons, slashes.
+    CHECK(two_models(dir, "models.a.aliases = gpt-3.5-turbo, llama3:8b, Qwen/Qwen2.5@q4+x\n")
+              .models[0]
+              .aliases == Strings{"gpt-3.5-turbo", "llama3:8b", "Qwen/Qwen2.5@q4+x"});
     CHECK(two_models_error(dir, "models.a.aliases = my model\n") ==
-          "models.a.aliases: alias 'my model' may use only letters, digits, _ and -");
+          "models.a.aliases: alias 'my model' may use only letters, digits and _ - . : / @ +");
+    CHECK(two_models_error(dir, "models.a.aliases = x\"y\n") ==
+          "models.a.aliases: alias 'x\"y' may use only letters, digits and _ - . : / @ +");
     CHECK(two_models_error(dir, "models.a.aliases = a\n") ==
           "models.a.aliases: 'a' is this model's own name");
     CHECK(two_models_error(dir, "models.a.aliases = x, b\n") ==

@@ -358,7 +358,7 @@ ServerSettings read_server(const Validator& v) {
     return s;
 }
 
-// models.<name>.aliases: comma-separated names, by the rules of model names. Whether they clash
+// models.<name>.aliases: comma-separated names (valid_alias). Whether they clash
 // with other names is check_aliases' job.
 std::vector<std::string> read_aliases(const Validator& v, const std::string& key,
                                       const std::string& text) {
@@ -366,8 +366,9 @@ std::vector<std::string> read_aliases(const Validator& v, const std::string& key
     std::vector<std::string> aliases;
     for (std::string_view entry : config::split_list(text)) {
         if (entry.empty()) v.fail(key, "empty entry in '" + text + "' (a stray comma?)");
-        if (!config::valid_name(entry)) {
-            v.fail(key, "alias '" + std::string(entry) + "' may use only letters, digits, _ and -");
+        if (!config::valid_alias(entry)) {
+            v.fail(key, "alias '" + std::string(entry) +
+                            "' may use only letters, digits and _ - . : / @ +");
         }
         aliases.emplace_back(entry);
     }

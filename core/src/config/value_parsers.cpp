@@ -27,6 +27,13 @@ bool valid_name(std::string_view name) {
     });
 }
 
+bool valid_alias(std::string_view name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return std::isalnum(u) || std::string_view("_-.:/@+").find(c) != std::string_view::npos;
+    });
+}
+
 std::vector<std::string_view> split_list(std::string_view text) {
     std::vector<std::string_view> out;
     size_t start = 0;

@@ -17,6 +17,9 @@ std::optional<ListenAddress> parse_listen(const std::string& text);  // host:por
 // ("models.<name>.backend"), so no dot; the same rule for aliases keeps every name a client may
 // send one kind of word.
 bool valid_name(std::string_view name);
+// An alias is a value, not part of a key: it may also use . : / @ + (gpt-3.5-turbo, llama3:8b,
+// Qwen/Qwen2.5-0.5B).
+bool valid_alias(std::string_view name);
 
 // "a, b ,c" -> {"a", "b", "c"}: split at every comma, each entry trimmed; empty entries are kept
 // (the caller names them: a stray comma is a typo).

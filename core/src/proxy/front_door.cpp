@@ -18,6 +18,7 @@
 #include "proxy/forwarder.hpp"
 #include "proxy/lingering_close.hpp"
 #include "proxy/openai_error.hpp"
+#include "proxy/sse_answer.hpp"
 #include "supervisor/fleet.hpp"
 #include "supervisor/model_supervisor.hpp"
 
@@ -296,7 +297,8 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
                 }
                 RefusalAnswer answer = refusal_answer(model, admission);
                 if (sse_head_sent) {
-                    response.send() << sse_error_event(answer.kind, answer.message);
+                    end_event_stream(request, response,
+                                     sse_error_event(answer.kind, answer.message));
                 } else {
                     send_error(response, answer.kind, answer.message, answer.retry_after_s);
                 }
@@ -313,13 +315,14 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
                 spdlog::warn("model {}: {} {}: {}", model.name(), request.getMethod(),
                              request.getURI(), result.error);
                 if (sse_head_sent) {
-                    response.send() << sse_error_event(errors::upstream_unreachable, result.error);
+                    end_event_stream(request, response,
+                                     sse_error_event(errors::upstream_unreachable, result.error));
                 } else {
                     send_error(response, errors::upstream_unreachable, result.error);
                 }
                 return;
             }
-            spdlog::info("model {}: {}; sending the request again to the next child", model.name(),
+            spdlog::info("model {}: {}; waiting for the next child to send it again", model.name(),
                          result.error);
             const uint64_t gone = admission.generation;
             grant.admission = Admission{};  // the ticket goes before the wait

@@ -104,12 +104,13 @@ std::shared_ptr<Fleet::Slot> Fleet::find(const ModelSupervisor& model) const {
 
 // The models that must stop before `slot` may load: the running member of its exclusive group,
 // or, at server.max_running, every running model.
-std::vector<Fleet::Slot*> Fleet::in_the_way(const Slot& slot) const {
+std::vector<Fleet::Slot*> Fleet::in_the_way(const Slot& slot, const Slot* also) const {
     std::vector<Slot*> group, running;
     const std::string& g = slot.model->settings().group;
     const bool exclusive = !g.empty() && settings_.exclusive_groups.count(g);
     for (const auto& other : slots_) {
-        if (other.get() == &slot || !other->model->occupies_slot()) continue;
+        if (other.get() == &slot) continue;
+        if (other.get() != also && !other->model->occupies_slot()) continue;
         running.push_back(other.get());
         if (exclusive && other->model->settings().group == g) group.push_back(other.get());
     }
@@ -121,14 +122,16 @@ std::vector<Fleet::Slot*> Fleet::in_the_way(const Slot& slot) const {
 
 bool Fleet::fits(const Slot& slot) const { return in_the_way(slot).empty(); }
 
-// Who makes room for `slot`: a model in its way that is loaded (not already on its way out) and
-// past its min_loaded; idle ones first, then the least recently used. With `idle_only`, a busy
-// model is never chosen.
+// Who makes room for `slot`: a model in its way that is loaded (not already on its way out), past
+// its min_loaded and not loading for requests that wait on it; idle ones first, then the least
+// recently used. With `idle_only`, a busy model is never chosen.
 Fleet::Slot* Fleet::victim_for(const Slot& slot, Clock::time_point now, bool idle_only) const {
     Slot* best = nullptr;
     for (Slot* other : in_the_way(slot)) {
         if (!other->loaded() || other->draining) continue;
         if (now - other->loaded_at < other->model->settings().min_loaded) continue;
+        // Never one that loads for requests waiting on it: they would wait for nothing.
+        if (!other->model->ready_since_load() && !other->waiting.empty()) continue;
         if (idle_only && other->active > 0) continue;
         auto better = [&](const Slot* a, const Slot* b) {
             if ((a->active == 0) != (b->active == 0)) return a->active == 0;
@@ -139,7 +142,17 @@ Fleet::Slot* Fleet::victim_for(const Slot& slot, Clock::time_point now, bool idl
     return best;
 }
 
-// The model whose turn is next: of those waiting for room, the one with the oldest request.
+// The model whose turn is next: of those waiting to load, the one with the oldest request.
+const Fleet::Slot* Fleet::first_in_line() const {
+    const Slot* first = nullptr;
+    for (const auto& slot : slots_) {
+        if (slot->waiting.empty() || slot->loaded() || slot->draining || slot->blocked_by) continue;
+        if (!first || *slot->waiting.begin() < *first->waiting.begin()) first = slot.get();
+    }
+    return first;
+}
+
+// Of the models waiting for room, the one with the oldest request.
 const Fleet::Slot* Fleet::longest_waiting_blocked(Clock::time_point) const {
     const Slot* first = nullptr;
     for (const auto& slot : slots_) {
@@ -169,12 +182,16 @@ void Fleet::load(Slot& slot, bool on_demand) {
 // ask an idle model in the way to stop. Idempotent: every waiting request calls it.
 void Fleet::make_progress(Slot& slot, Clock::time_point now) {
     if (slot.blocked_by || slot.draining || slot.loaded()) return;
+    const Slot* first = first_in_line();
     auto way = in_the_way(slot);
     if (way.empty()) {
-        load(slot, /*on_demand=*/true);
+        // It fits; but not before a model whose request waited longer, if it would take its room.
+        if (!first || first == &slot || in_the_way(*first, &slot).empty()) {
+            load(slot, /*on_demand=*/true);
+        }
         return;
     }
-    if (longest_waiting_blocked(now) != &slot) return;  // another model's request waited longer
+    if (first != &slot) return;  // another model's request waited longer
     for (Slot* other : way) {
         if (!other->loaded()) return;  // already stopping: wait for it
     }
@@ -205,7 +222,7 @@ Fleet::Grant Fleet::acquire(ModelSupervisor& model, const WaitTick& tick) {
     };
     if (!slot) return refuse(Refusal::not_loaded, "it was removed by a reload");
     const auto load_deadline = arrival + settings_.max_wait_for_swap + ms.ready_timeout;
-    auto next_tick = arrival + kTickInterval;
+    auto next_tick = arrival;  // the first at once: a stream's head goes out when it starts to wait
     while (true) {
         if (stopping_) return refuse(Refusal::stopping, "");
         if (slot->gone) return refuse(Refusal::not_loaded, "it was removed by a reload");

@@ -92,7 +92,9 @@ class Fleet {
   private:
     std::shared_ptr<Slot> find(const ModelSupervisor& model) const;  // under mutex_
     bool fits(const Slot& slot) const;
-    std::vector<Slot*> in_the_way(const Slot& slot) const;
+    // The models that must stop before `slot` may load (counting `also` as running).
+    std::vector<Slot*> in_the_way(const Slot& slot, const Slot* also = nullptr) const;
+    const Slot* first_in_line() const;
     Slot* victim_for(const Slot& slot, Clock::time_point now, bool idle_only) const;
     const Slot* longest_waiting_blocked(Clock::time_point now) const;
     bool closing(const Slot& slot, Clock::time_point now) const;

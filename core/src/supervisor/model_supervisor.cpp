@@ -106,7 +106,9 @@ std::string ModelSupervisor::state_reason() const {
 
 bool ModelSupervisor::stop_requested() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return stop_ || !loaded_;
+    // An unload() followed at once by a load() still ends the current run: its child must go
+    // (and its exit is not a crash for the plugin's restart budget).
+    return stop_ || !loaded_ || load_epoch_ != running_epoch_;
 }
 
 std::string ModelSupervisor::stop_reason() const {
@@ -118,6 +120,7 @@ void ModelSupervisor::load() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (loaded_) return;
     loaded_ = true;
+    ++load_epoch_;
     ever_ready_ = false;  // a new load: requests meanwhile are not waiting for a restart
     changed_.notify_all();
 }
@@ -176,7 +179,9 @@ void ModelSupervisor::set_state(ModelState state, const std::string& reason) {
 
 void ModelSupervisor::wait_for_event(milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait_for(lock, timeout, [&] { return stop_ || !loaded_ || !child_alive_; });
+    changed_.wait_for(lock, timeout, [&] {
+        return stop_ || !loaded_ || load_epoch_ != running_epoch_ || !child_alive_;
+    });
 }
 
 Admission ModelSupervisor::admit(uint64_t after_generation) {
@@ -275,6 +280,7 @@ void ModelSupervisor::run() {
             std::unique_lock<std::mutex> lock(mutex_);
             changed_.wait(lock, [&] { return stop_ || loaded_; });
             if (stop_) break;
+            running_epoch_ = load_epoch_;
         }
         try {
             supervise();
@@ -300,7 +306,7 @@ bool ModelSupervisor::stopped_for_engine() const {
 void ModelSupervisor::fail_until_unloaded(const std::string& reason) {
     set_state(ModelState::failed, reason);
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return stop_ || !loaded_; });
+    changed_.wait(lock, [&] { return stop_ || !loaded_ || load_epoch_ != running_epoch_; });
 }
 
 void ModelSupervisor::supervise() {
@@ -320,7 +326,8 @@ void ModelSupervisor::supervise() {
         set_state(ModelState::backoff,
                   decision.reason + "; restarting in " + std::to_string(decision.delay_ms) + " ms");
         std::unique_lock<std::mutex> lock(mutex_);
-        changed_.wait_for(lock, milliseconds(decision.delay_ms), [&] { return stop_ || !loaded_; });
+        changed_.wait_for(lock, milliseconds(decision.delay_ms),
+                          [&] { return stop_ || !loaded_ || load_epoch_ != running_epoch_; });
     }
 }
 

@@ -165,6 +165,8 @@ class ModelSupervisor {
     std::string reason_;
     bool stop_ = false;
     bool loaded_ = false;
+    uint64_t load_epoch_ = 0;     // counts load()s
+    uint64_t running_epoch_ = 0;  // the load() the control thread's current run serves
     std::string unload_reason_;
     bool child_alive_ = false;
     bool ever_ready_ = false;
