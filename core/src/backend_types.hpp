@@ -25,6 +25,9 @@ struct Target {
 struct ProbeRequest {
     std::string method = "GET";
     std::string path = "/health";
+    std::string body;          // sent with Content-Length when not empty
+    std::string content_type;  // sent when not empty
+    std::vector<std::pair<std::string, std::string>> headers;
 };
 
 enum class ProbeVerdict { loading, ready, failed };

@@ -51,6 +51,9 @@ struct ge_instance {
     // The key of the latest spawn: the configured api_key, or a fresh random one per spawn.
     // Empty until the first spawn_spec. Never logged, never on the command line.
     std::string spawn_key;
+    // The generation probe's header (the spawn's key: /completion needs it, /health does not).
+    std::string probe_authorization;
+    std::vector<ge_header_t> probe_headers;
 
     ge_instance(std::string name, llama_server::Settings s)
         : model_name(std::move(name)), settings(std::move(s)), policy(settings.restart) {
@@ -129,6 +132,39 @@ int32_t probe_request(ge_instance*, ge_probe_request_t* out, ge_error*) {
     return GE_OK;
 }
 
+// One token from a one-word prompt, evaluated afresh. Not an empty prompt: llama-server answers
+// that without decoding anything when the model adds no BOS token. A slot is taken either way.
+constexpr char kGenerationBody[] = R"({"prompt":"Hello","n_predict":1,"cache_prompt":false})";
+
+int32_t generation_probe_request(ge_instance* instance, ge_probe_request_t* out,
+                                 ge_error* error) try {
+    if (!GE_HAS_FIELD(out, ge_probe_request_t, header_count)) {
+        set_error(error, "", "the host's probe request has no body or headers (ABI before 1.2)");
+        return GE_ERR_INVALID;
+    }
+    // Asked right after probe_request for the same child: the key of that spawn is the one.
+    if (instance->spawn_key.empty()) {
+        set_error(error, "", "generation probe asked for before any spawn_spec: no key yet");
+        return GE_ERR_INVALID;
+    }
+    instance->probe_authorization = "Bearer " + instance->spawn_key;
+    instance->probe_headers = {{"Authorization", instance->probe_authorization.c_str()}};
+    out->method = "POST";
+    out->path = "/completion";  // llama-server's own endpoint: no chat template involved
+    out->body = kGenerationBody;
+    out->body_len = sizeof kGenerationBody - 1;
+    out->content_type = "application/json";
+    out->headers = instance->probe_headers.data();
+    out->header_count = instance->probe_headers.size();
+    return GE_OK;
+} catch (const std::exception& e) {
+    set_error(error, "", e.what());
+    return GE_ERR_INTERNAL;
+} catch (...) {
+    return GE_ERR_INTERNAL;
+}
+
+// Judges both probes: /health (503 while loading) and the generation (200 with one token).
 int32_t probe_verdict(ge_instance*, const ge_probe_result_t* result) {
     if (result->status == 200) return GE_PROBE_READY;
     // 4xx: whatever answers is not a llama-server /health; waiting will not help.
@@ -190,6 +226,7 @@ const ge_backend_factory_t kBackend = {
     probe_verdict,
     target,
     on_exit,
+    generation_probe_request,
 };
 
 int32_t init(const ge_host_api_t* host, ge_error* error) {

@@ -20,6 +20,20 @@ _Static_assert(offsetof(ge_exit_decision_t, struct_size) == 0, "exit decision: s
 _Static_assert(GE_ABI_MAJOR == 1, "a major bump breaks every plugin: do it on purpose");
 _Static_assert(GE_OK == 0 && GE_PROBE_LOADING == 0 && GE_EXIT_RESTART == 0, "zero values");
 _Static_assert(sizeof(((ge_error*)0)->message) == 512, "error message buffer");
+/* Fields are only appended: 1.2's are after every 1.0/1.1 field of the same struct. */
+_Static_assert(GE_ABI_MINOR >= 2, "generation_probe_request and probe bodies are ABI 1.2");
+_Static_assert(offsetof(ge_probe_request_t, body) > offsetof(ge_probe_request_t, path),
+               "probe request: body after path");
+_Static_assert(offsetof(ge_probe_request_t, header_count) >
+                   offsetof(ge_probe_request_t, content_type),
+               "probe request: headers last");
+_Static_assert(offsetof(ge_backend_factory_t, generation_probe_request) >
+                   offsetof(ge_backend_factory_t, on_exit),
+               "factory: generation_probe_request after on_exit");
+_Static_assert(sizeof(ge_backend_factory_t) ==
+                   offsetof(ge_backend_factory_t, generation_probe_request) +
+                       sizeof(((ge_backend_factory_t*)0)->generation_probe_request),
+               "factory: generation_probe_request is the last member");
 
 static int failures = 0;
 

@@ -45,6 +45,20 @@ int32_t on_exit(ge_instance*, const ge_exit_info_t*, ge_exit_decision_t* out) {
     out->action = GE_EXIT_GIVE_UP;
     return GE_OK;
 }
+const char kOneToken[] = R"({"n_predict":1})";
+const ge_header_t kKey[] = {{"Authorization", "Bearer k"}};
+int32_t generation_probe_request(ge_instance*, ge_probe_request_t* out, ge_error*) {
+    // A 1.2 callee writes the 1.2 fields only when the caller's struct has them.
+    if (!GE_HAS_FIELD(out, ge_probe_request_t, header_count)) return GE_ERR_INVALID;
+    out->method = "POST";
+    out->path = "/completion";
+    out->body = kOneToken;
+    out->body_len = sizeof kOneToken - 1;
+    out->content_type = "application/json";
+    out->headers = kKey;
+    out->header_count = 1;
+    return GE_OK;
+}
 
 // The factory's members in declaration order: a reorder in the header breaks this build.
 const ge_backend_factory_t kFactory = {sizeof(ge_backend_factory_t),
@@ -54,7 +68,8 @@ const ge_backend_factory_t kFactory = {sizeof(ge_backend_factory_t),
                                        probe_request,
                                        probe_verdict,
                                        target,
-                                       on_exit};
+                                       on_exit,
+                                       generation_probe_request};
 
 }  // namespace
 
@@ -88,6 +103,31 @@ int main() {
     older.struct_size = static_cast<uint32_t>(offsetof(ge_backend_factory_t, on_exit));
     CHECK(!GE_HAS_FIELD(&older, ge_backend_factory_t, on_exit));
     CHECK(GE_HAS_FIELD(&older, ge_backend_factory_t, target));
+
+    // ABI 1.2: a 1.1 factory ends right after on_exit, so it has no generation_probe_request.
+    CHECK(GE_HAS_FIELD(factory, ge_backend_factory_t, generation_probe_request));
+    ge_backend_factory_t v11 = kFactory;
+    v11.struct_size =
+        static_cast<uint32_t>(offsetof(ge_backend_factory_t, on_exit) + sizeof v11.on_exit);
+    CHECK(GE_HAS_FIELD(&v11, ge_backend_factory_t, on_exit));
+    CHECK(!GE_HAS_FIELD(&v11, ge_backend_factory_t, generation_probe_request));
+
+    // The generation probe as the host reads it: a zero-filled struct of the host's size.
+    ge_probe_request_t probe;
+    std::memset(&probe, 0, sizeof probe);
+    probe.struct_size = sizeof probe;
+    CHECK(factory->generation_probe_request(instance, &probe, &error) == GE_OK);
+    CHECK(std::strcmp(probe.method, "POST") == 0);
+    CHECK(probe.body_len == 15);
+    CHECK(std::memcmp(probe.body, "{\"n_predict\":1}", probe.body_len) == 0);
+    CHECK(std::strcmp(probe.content_type, "application/json") == 0);
+    CHECK(probe.header_count == 1);
+    CHECK(std::strcmp(probe.headers[0].name, "Authorization") == 0);
+    // A 1.1 host's probe struct ends after path: the callee must leave the rest alone.
+    std::memset(&probe, 0, sizeof probe);
+    probe.struct_size = static_cast<uint32_t>(offsetof(ge_probe_request_t, body));
+    CHECK(factory->generation_probe_request(instance, &probe, &error) == GE_ERR_INVALID);
+    CHECK(probe.body == nullptr);
 
     CHECK(std::strcmp(GE_PLUGIN_ENTRY_SYMBOL, "ge_plugin_entry") == 0);
     CHECK(std::strcmp(GE_BACKEND_FACTORY_ID, "ge.backend/1") == 0);

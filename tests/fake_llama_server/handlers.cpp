@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -298,6 +299,10 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
             SendError(response, 401, "Invalid API Key", "authentication_error");
             return;
         }
+        if (IsGeneration(path) && state_.generationHung()) {
+            ParkUntilClientLeaves(request);  // wedged: never answers, /health still does
+            return;
+        }
         Route(incoming, path, response);
     }
 
@@ -319,6 +324,11 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
         } catch (const Poco::Exception&) {
             // connection reset: the client is gone
         }
+    }
+
+    static bool IsGeneration(const std::string& path) {
+        return path == "/completion" || path == "/completions" || path == "/v1/completions" ||
+               path == "/chat/completions" || path == "/v1/chat/completions";
     }
 
     bool Authorized(const HTTPServerRequest& request) const {
@@ -346,6 +356,8 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
             HandleCompletion(in, response, true);
         } else if (post && (path == "/v1/completions" || path == "/completions")) {
             HandleCompletion(in, response, false);
+        } else if (post && path == "/completion") {
+            HandleNativeCompletion(in, response);
         } else if (post && (path == "/v1/embeddings" || path == "/embeddings")) {
             HandleEmbeddings(in, response);
         } else if (post && path == "/tokenize") {
@@ -561,6 +573,44 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
         SendJson(response, 200, FullResponse(c, text, options_.stream_events));
     }
 
+    // llama-server's own POST /completion, non-streaming only: n_predict tokens (at most
+    // --fake-stream-events), in the fields a supervisor's generation probe reads.
+    void HandleNativeCompletion(const RecordedRequest& in, HTTPServerResponse& response) {
+        json body;
+        try {
+            body = json::parse(in.body);
+        } catch (const std::exception& e) {
+            SendError(response, 500, e.what(), "server_error");
+            return;
+        }
+        if (!body.is_object() || !body.contains("prompt")) {
+            SendError(response, 400, "\"prompt\" is required", "invalid_request_error");
+            return;
+        }
+        if (body.value("stream", false)) {
+            SendError(response, 501, "fake: streamed /completion is not implemented",
+                      "not_supported_error");
+            return;
+        }
+        const int n_predict = body.value("n_predict", -1);
+        const int tokens =
+            n_predict < 0 ? options_.stream_events : std::min(n_predict, options_.stream_events);
+        Processing processing(state_.requests_processing);
+        state_.sleepFor(options_.response_delay_ms);
+        std::string text;
+        for (int i = 0; i < tokens; ++i) {
+            text += Token(i);
+        }
+        state_.tokens_predicted += tokens;
+        SendJson(response, 200,
+                 {{"content", text},
+                  {"model", options_.modelId()},
+                  {"tokens_predicted", tokens},
+                  {"tokens_evaluated", CountWords(body["prompt"])},
+                  {"stop", true},
+                  {"stop_type", n_predict >= 0 && tokens == n_predict ? "limit" : "eos"}});
+    }
+
     void HandleEmbeddings(const RecordedRequest& in, HTTPServerResponse& response) {
         if (!options_.embeddings) {
             SendError(response, 501,
@@ -641,12 +691,23 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
 
 ServerState::ServerState(Options options) : options_(std::move(options)) {}
 
-bool ServerState::healthHung() const {
-    if (options_.hang_health_after_ms < 0) {
+namespace {
+
+bool Passed(std::chrono::steady_clock::time_point start, int after_ms) {
+    if (after_ms < 0) {
         return false;
     }
-    const auto elapsed = std::chrono::steady_clock::now() - start_;
-    return elapsed >= std::chrono::milliseconds(options_.hang_health_after_ms);
+    return std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(after_ms);
+}
+
+}  // namespace
+
+bool ServerState::healthHung() const {
+    return Passed(start_, options_.hang_health_after_ms);
+}
+
+bool ServerState::generationHung() const {
+    return Passed(start_, options_.hang_generation_after_ms);
 }
 
 void ServerState::record(RecordedRequest request) {

@@ -37,6 +37,8 @@ class ServerState {
     bool loaded() const { return loaded_; }
     // True once --fake-hang-health-after-ms has passed since start.
     bool healthHung() const;
+    // True once --fake-hang-generation-after-ms has passed since start.
+    bool generationHung() const;
 
     void record(RecordedRequest request);
     std::optional<RecordedRequest> lastRequest() const;

@@ -102,6 +102,7 @@ const std::vector<Flag>& Flags() {
          true,
          [](Options& o, const std::string& v) { o.exit_at_start = ToInt(v); }},
         {{"--fake-hang-health-after-ms"}, true, SetInt(&Options::hang_health_after_ms)},
+        {{"--fake-hang-generation-after-ms"}, true, SetInt(&Options::hang_generation_after_ms)},
         {{"--fake-argv-file"}, true, SetString(&Options::argv_file)},
         {{"--fake-ignore-sigterm"}, false, SetTrue(&Options::ignore_sigterm)},
         {{"--fake-response-delay-ms"}, true, SetInt(&Options::response_delay_ms)},

@@ -40,6 +40,10 @@ struct Options {
     std::string die_before_answer_once;
     std::optional<int> exit_at_start;
     int hang_health_after_ms = -1;
+    // From this many ms after start, generation requests (/completion, /v1/completions,
+    // /v1/chat/completions) are never answered while /health keeps answering 200: a wedged
+    // generation that the readiness probe cannot see (-1: never).
+    int hang_generation_after_ms = -1;
     std::string argv_file;
     bool ignore_sigterm = false;
     int response_delay_ms = 0;

@@ -76,6 +76,34 @@ TEST_CASE("real: /health keeps answering while llama-server generates", "[real][
     CHECK(only_child(*engine) == child);
 }
 
+TEST_CASE("real: liveness.generate keeps a healthy llama-server ready", "[real][liveness]") {
+    // A one-token generation every 0.2 s; a single failed one would restart the child.
+    auto engine = real_engine(
+        "models.tiny.liveness.interval = 0.2\n"
+        "models.tiny.liveness.timeout = 5\n"
+        "models.tiny.liveness.failures = 1\n"
+        "models.tiny.liveness.generate = true\n"
+        "models.tiny.llama_server.args = --metrics\n");
+    pid_t child = only_child(*engine);
+    REQUIRE(child > 0);
+    uint16_t direct = child_port(*engine);
+    const std::string key = child_api_key(child);  // the child's own secret, from its environ
+    const std::string predicted = "llamacpp:tokens_predicted_total";
+    long before = llama_metric(direct, predicted, key);
+    REQUIRE(before >= 0);
+    // The probes do generate: llama-server counts their tokens (one each).
+    CHECK(
+        wait_until([&] { return llama_metric(direct, predicted, key) >= before + 5; }, 20s, 100ms));
+    // A client's generation still gets through between the probes.
+    CHECK(http(engine->port(), "POST", "/completion", long_generation(false, 16)).status == 200);
+    auto model = admin_model(engine->port(), "tiny");
+    CHECK(model["state"] == "ready");
+    CHECK(model["restarts"] == 0);
+    CHECK(model["starts"] == 1);
+    CHECK_FALSE(engine->log_contains("liveness probe failed"));
+    CHECK(only_child(*engine) == child);
+}
+
 TEST_CASE("real: SIGTERM with a stream in flight: it finishes within the drain, exit 0",
           "[real][drain]") {
     auto engine = real_engine();

@@ -1,6 +1,6 @@
 // The llama_server plugin's secret per child, through its C entry as the engine loads it: every
 // spawn without a configured api_key gets a fresh random key in LLAMA_API_KEY (never in argv),
-// and target() sends that spawn's key.
+// and target() and the generation probe send that spawn's key.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -119,4 +119,21 @@ TEST_CASE("target before any spawn_spec is refused, never a header without a key
     CHECK_THROWS_MATCHES(p.instance->target("127.0.0.1", 9000), BackendError,
                          Catch::Message("plugin llama_server gave no target for model x: target "
                                         "asked for before any spawn_spec: no key to send yet"));
+}
+
+TEST_CASE("the generation probe sends the key of the latest spawn", "[plugin][secret]") {
+    LlamaPlugin p;
+    CHECK_THROWS_MATCHES(p.instance->generation_probe_request(), BackendError,
+                         Catch::Message("plugin llama_server gave no generation probe for model "
+                                        "x: generation probe asked for before any spawn_spec: no "
+                                        "key yet"));
+    auto first = env_keys(p.instance->spawn_spec("127.0.0.1", 9000));
+    REQUIRE(first.size() == 1);
+    CHECK(p.instance->generation_probe_request()->headers ==
+          Headers{{"Authorization", "Bearer " + first[0]}});
+    auto second = env_keys(p.instance->spawn_spec("127.0.0.1", 9001));
+    REQUIRE(second.size() == 1);
+    REQUIRE(first != second);
+    CHECK(p.instance->generation_probe_request()->headers ==
+          Headers{{"Authorization", "Bearer " + second[0]}});
 }

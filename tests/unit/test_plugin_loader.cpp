@@ -2,6 +2,7 @@
 // llama_server plugin's config errors as the core reports them.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <map>
@@ -35,6 +36,8 @@ const std::string kInitFails = kTestPlugins + "/test_init_fails.so";
 const std::string kSmallFactory = kTestPlugins + "/test_small_factory.so";
 const std::string kNoEntry = kTestPlugins + "/test_no_entry.so";
 const std::string kUndefined = kTestPlugins + "/test_undefined.so";
+const std::string kBackendV11 = kTestPlugins + "/test_backend_v11.so";
+const std::string kBackendNoGen = kTestPlugins + "/test_backend_no_gen.so";
 
 // Copies a built plugin into `dir` under `name`; a copy is a separate library to dlopen.
 std::string copy_plugin(const std::string& from, const TempDir& dir, const std::string& name) {
@@ -86,6 +89,76 @@ TEST_CASE("a newer minor ABI version loads", "[plugin]") {
     REQUIRE(p != nullptr);
     CHECK(p->abi_major == GE_ABI_MAJOR);
     CHECK(p->abi_minor == 7);
+}
+
+TEST_CASE("a 1.1 backend plugin without generation_probe_request still loads and runs",
+          "[plugin][backend]") {
+    PluginRegistry registry;
+    REQUIRE(registry.load_file(kBackendV11));
+    CHECK(registry.refusals().empty());
+    const Plugin* p = registry.find("test_backend_v11");
+    REQUIRE(p != nullptr);
+    REQUIRE(p->backend != nullptr);
+    CHECK(p->abi_minor == 1);
+    CHECK(p->backend->struct_size == offsetof(ge_backend_factory_t, generation_probe_request));
+
+    gradatum::ModelSettings model;
+    model.name = "old";
+    model.backend = "test_backend_v11";
+    BackendInstance instance(*p, model, "cfg.ini");
+    CHECK_FALSE(instance.has_generation_probe());
+    // The slot past struct_size holds a function that aborts: it is never read.
+    CHECK_FALSE(instance.generation_probe_request().has_value());
+    gradatum::ProbeRequest probe = instance.probe_request();
+    CHECK(probe.method == "GET");
+    CHECK(probe.path == "/ready");
+    CHECK(probe.body.empty());  // a 1.1 plugin never writes the 1.2 fields: they stay empty
+    CHECK(probe.content_type.empty());
+    CHECK(probe.headers.empty());
+    CHECK(instance.probe_verdict(200, "") == gradatum::ProbeVerdict::ready);
+}
+
+TEST_CASE("a 1.2 backend plugin may leave generation_probe_request NULL", "[plugin][backend]") {
+    PluginRegistry registry;
+    REQUIRE(registry.load_file(kBackendNoGen));
+    const Plugin* p = registry.find("test_backend_no_gen");
+    REQUIRE(p != nullptr);
+    REQUIRE(p->backend != nullptr);
+    CHECK(p->abi_minor == GE_ABI_MINOR);
+    CHECK(p->backend->struct_size == sizeof(ge_backend_factory_t));
+    gradatum::ModelSettings model;
+    model.name = "m";
+    model.backend = "test_backend_no_gen";
+    BackendInstance instance(*p, model, "cfg.ini");
+    CHECK_FALSE(instance.has_generation_probe());
+    CHECK_FALSE(instance.generation_probe_request().has_value());
+}
+
+TEST_CASE("liveness.generate needs a plugin with a generation probe", "[plugin][backend]") {
+    PluginRegistry registry;
+    REQUIRE(registry.load_file(kBackendV11));
+    REQUIRE(registry.load_file(kBackendNoGen));
+    auto refusal = [&](const std::string& id) {
+        gradatum::ModelSettings model;
+        model.name = "m";
+        model.backend = id;
+        model.liveness.generate = true;
+        try {
+            BackendInstance instance(*registry.find(id), model, "cfg.ini");
+        } catch (const ConfigError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    CHECK(refusal("test_backend_v11") ==
+          "cfg.ini: models.m.liveness.generate: plugin test_backend_v11 9.8.7 (ABI 1.1) offers no "
+          "generation probe (generation_probe_request, ABI 1.2); set it to false or use a plugin "
+          "that has one");
+    CHECK(refusal("test_backend_no_gen") ==
+          "cfg.ini: models.m.liveness.generate: plugin test_backend_no_gen 9.8.7 (ABI " +
+              kEngineAbi +
+              ") offers no generation probe (generation_probe_request, ABI 1.2); set it to false "
+              "or use a plugin that has one");
 }
 
 TEST_CASE("the host API a plugin gets", "[plugin]") {
@@ -269,6 +342,18 @@ TEST_CASE("the engine refuses a model whose backend plugin is not loaded", "[plu
                   "which is not loaded from " +
                   plugins.path() + " (loaded: none)");
     }
+    SECTION("liveness.generate with a backend that has no generation probe") {
+        TempDir plugins;
+        copy_plugin(kBackendV11, plugins, "test_backend_v11.so");
+        auto config = config_with(dir,
+                                  "models.old.backend = test_backend_v11\n"
+                                  "models.old.liveness.generate = true\n");
+        CHECK(engine_error(config, plugins.path()) ==
+              file +
+                  ": models.old.liveness.generate: plugin test_backend_v11 9.8.7 (ABI 1.1) offers "
+                  "no generation probe (generation_probe_request, ABI 1.2); set it to false or "
+                  "use a plugin that has one");
+    }
     SECTION("a plugin that offers no backend") {
         TempDir plugins;
         copy_plugin(kGood, plugins, "test_good.so");
@@ -400,6 +485,26 @@ TEST_CASE("llama_server instance through the C ABI", "[plugin][backend]") {
     gradatum::ProbeRequest probe = instance.probe_request();
     CHECK(probe.method == "GET");
     CHECK(probe.path == "/health");
+    CHECK(probe.body.empty());
+    CHECK(probe.headers.empty());  // /health needs no key
+
+    // liveness.generate: one token from llama-server's own /completion, with this spawn's key.
+    REQUIRE(instance.has_generation_probe());
+    auto generation = instance.generation_probe_request();
+    REQUIRE(generation.has_value());
+    CHECK(generation->method == "POST");
+    CHECK(generation->path == "/completion");
+    CHECK(generation->content_type == "application/json");
+    CHECK(generation->headers == Headers{{"Authorization", "Bearer k3y"}});
+    auto body = nlohmann::json::parse(generation->body);
+    CHECK(body["n_predict"] == 1);
+    CHECK(body["cache_prompt"] == false);
+    CHECK_FALSE(body["prompt"].get<std::string>().empty());  // empty: answered without decoding
+    CHECK_FALSE(body.contains("stream"));
+    CHECK(instance.probe_verdict(200, R"({"content":" the","tokens_predicted":1})") ==
+          gradatum::ProbeVerdict::ready);
+    CHECK(instance.probe_verdict(401, "Invalid API Key") == gradatum::ProbeVerdict::failed);
+    CHECK(instance.probe_verdict(500, "") == gradatum::ProbeVerdict::loading);
     CHECK(instance.probe_verdict(200, "{\"status\":\"ok\"}") == gradatum::ProbeVerdict::ready);
     CHECK(instance.probe_verdict(503, "Loading model") == gradatum::ProbeVerdict::loading);
     CHECK(instance.probe_verdict(0, "") == gradatum::ProbeVerdict::loading);

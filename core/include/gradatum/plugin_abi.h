@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define GE_ABI_MAJOR 1
-#define GE_ABI_MINOR 1
+#define GE_ABI_MINOR 2
 
 /* Name of the one symbol every plugin exports. */
 #define GE_PLUGIN_ENTRY_SYMBOL "ge_plugin_entry"
@@ -118,12 +118,29 @@ typedef struct ge_spawn_spec {
     const char* workdir; /* NULL or "" = the host's working directory */
 } ge_spawn_spec_t;
 
+/* An HTTP header: one the core adds to every request it forwards (ge_target_t), or one it sends
+ * with a probe (ge_probe_request_t). */
+typedef struct ge_header {
+    const char* name;
+    const char* value;
+} ge_header_t;
+
 /* An HTTP request the core sends to check readiness and liveness.
- * OWNERSHIP: plugin; valid until the next call on the same instance or `destroy`. */
+ * OWNERSHIP: plugin (every pointer, the strings and the header array); valid until the next call
+ * on the same instance or `destroy`. */
 typedef struct ge_probe_request {
     uint32_t struct_size;
     const char* method; /* "GET" */
     const char* path;   /* "/health" */
+    /* ABI 1.2: an optional body, sent with Content-Length and, when content_type is set, that
+     * Content-Type. NULL or body_len 0: no body. May contain NULs; use body_len. */
+    const char* body;
+    size_t body_len;
+    const char* content_type; /* e.g. "application/json", or NULL */
+    /* ABI 1.2: headers sent with the probe (e.g. the child's API key, which a generation needs
+     * and /health does not). A 1.0/1.1 host ignores them. */
+    const ge_header_t* headers;
+    size_t header_count;
 } ge_probe_request_t;
 
 typedef enum ge_probe_verdict {
@@ -140,12 +157,6 @@ typedef struct ge_probe_result {
     const char* body; /* may contain NULs; use body_len */
     size_t body_len;
 } ge_probe_result_t;
-
-/* An extra header the core adds to every request it forwards. */
-typedef struct ge_header {
-    const char* name;
-    const char* value;
-} ge_header_t;
 
 /* Where the core forwards requests.
  * OWNERSHIP: plugin; valid until the next call on the same instance or `destroy`. */
@@ -213,6 +224,16 @@ typedef struct ge_backend_factory {
                       ge_error* error);
     /* Called once per child exit; the plugin keeps its own restart budget. */
     int32_t (*on_exit)(ge_instance* instance, const ge_exit_info_t* info, ge_exit_decision_t* out);
+
+    /* ABI 1.2, optional (NULL): a request that makes the child generate one token; used for
+     * liveness when models.<name>.liveness.generate is set (instead of `probe_request`), so a
+     * child whose readiness probe answers while generation is wedged is restarted. Its answer is
+     * judged with `probe_verdict` (only GE_PROBE_READY counts as alive) and bounded by
+     * liveness.timeout. Called right after `probe_request` for the same child, so it may carry
+     * that spawn's secret. A host that knows it checks struct_size before calling it (a 1.0/1.1
+     * factory ends before it); the engine refuses liveness.generate for a plugin without it. */
+    int32_t (*generation_probe_request)(ge_instance* instance, ge_probe_request_t* out,
+                                        ge_error* error);
 } ge_backend_factory_t;
 
 /* ---------------------------------------------------------------- entry point */

@@ -27,11 +27,35 @@ std::string bounded(const char* s, size_t capacity) {
     return std::string(s, strnlen(s, capacity));
 }
 
+// The fields out of a probe request the plugin filled; what it left zero keeps its default.
+ProbeRequest copy_probe(const ge_probe_request_t& out) {
+    ProbeRequest request;
+    if (out.method && *out.method) request.method = out.method;
+    if (out.path && *out.path) request.path = out.path;
+    if (out.body && out.body_len > 0) request.body.assign(out.body, out.body_len);
+    request.content_type = text(out.content_type);
+    for (size_t i = 0; i < out.header_count && out.headers; ++i) {
+        request.headers.emplace_back(text(out.headers[i].name), text(out.headers[i].value));
+    }
+    return request;
+}
+
+std::string abi_text(const Plugin& plugin) {
+    return std::to_string(plugin.abi_major) + "." + std::to_string(plugin.abi_minor);
+}
+
 }  // namespace
 
 BackendInstance::BackendInstance(const Plugin& plugin, const ModelSettings& model,
                                  const std::string& config_file)
     : plugin_(plugin), model_name_(model.name) {
+    if (model.liveness.generate && !has_generation_probe()) {
+        throw ConfigError(config_error_text(
+            config_file, "models." + model.name + ".liveness.generate",
+            "plugin " + plugin_.id + " " + plugin_.version + " (ABI " + abi_text(plugin_) +
+                ") offers no generation probe (generation_probe_request, ABI 1.2); set it to "
+                "false or use a plugin that has one"));
+    }
     nlohmann::json config = nlohmann::json::object();
     for (const auto& [key, value] : model.backend_config) config[key] = value;
     ge_error error{};
@@ -97,14 +121,28 @@ Target BackendInstance::target(const std::string& host, uint16_t port) {
 ProbeRequest BackendInstance::probe_request() {
     auto out = zeroed<ge_probe_request_t>();
     ge_error error{};
-    ProbeRequest request;
     if (plugin_.backend->probe_request(instance_, &out, &error) != GE_OK) {
         throw BackendError("plugin " + plugin_.id + " gave no probe for model " + model_name_ +
                            ": " + bounded(error.message, sizeof error.message));
     }
-    if (out.method && *out.method) request.method = out.method;
-    if (out.path && *out.path) request.path = out.path;
-    return request;
+    return copy_probe(out);
+}
+
+bool BackendInstance::has_generation_probe() const {
+    // A 1.0/1.1 factory ends before the field: reading it would read past the plugin's struct.
+    return GE_HAS_FIELD(plugin_.backend, ge_backend_factory_t, generation_probe_request) &&
+           plugin_.backend->generation_probe_request != nullptr;
+}
+
+std::optional<ProbeRequest> BackendInstance::generation_probe_request() {
+    if (!has_generation_probe()) return std::nullopt;
+    auto out = zeroed<ge_probe_request_t>();
+    ge_error error{};
+    if (plugin_.backend->generation_probe_request(instance_, &out, &error) != GE_OK) {
+        throw BackendError("plugin " + plugin_.id + " gave no generation probe for model " +
+                           model_name_ + ": " + bounded(error.message, sizeof error.message));
+    }
+    return copy_probe(out);
 }
 
 ProbeVerdict BackendInstance::probe_verdict(int status, const std::string& body) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -22,7 +23,8 @@ class BackendError : public std::runtime_error {
 // One model's plugin instance. Not thread-safe: the model's supervisor thread makes every call.
 class BackendInstance {
   public:
-    // Validates the model's backend config; throws ConfigError naming config_file and the key.
+    // Validates the model's backend config; throws ConfigError naming config_file and the key
+    // (also models.<name>.liveness.generate when the plugin offers no generation probe).
     BackendInstance(const Plugin& plugin, const ModelSettings& model,
                     const std::string& config_file);
     ~BackendInstance();
@@ -32,6 +34,9 @@ class BackendInstance {
     SpawnSpec spawn_spec(const std::string& host, uint16_t port);
     Target target(const std::string& host, uint16_t port);
     ProbeRequest probe_request();
+    // The plugin's one-token generation probe (ABI 1.2); nothing when the plugin has none.
+    std::optional<ProbeRequest> generation_probe_request();
+    bool has_generation_probe() const;
     ProbeVerdict probe_verdict(int status, const std::string& body);
     ExitDecision on_exit(const ExitInfo& info);
 

@@ -186,8 +186,8 @@ bool PluginRegistry::load_file(const std::string& path) {
         (!backend->create || !backend->destroy || !backend->spawn_spec || !backend->probe_request ||
          !backend->probe_verdict || !backend->target || !backend->on_exit)) {
         if (entry->deinit) entry->deinit();
-        return refuse("backend factory has a NULL function (every ABI " + engine_abi +
-                      " function is required)");
+        // Only the functions added since 1.0 (generation_probe_request) may be NULL.
+        return refuse("backend factory has a NULL function (every ABI 1.0 function is required)");
     }
     plugin.backend = backend;
     spdlog::info("plugin {} {} loaded from {} (ABI {})", plugin.id, plugin.version, path,

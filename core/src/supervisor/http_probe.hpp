@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "backend_types.hpp"
+
 namespace gradatum {
 
 struct ProbeAnswer {
@@ -13,7 +15,9 @@ struct ProbeAnswer {
     std::string error;  // why status is 0
 };
 
-ProbeAnswer http_probe(const std::string& host, uint16_t port, const std::string& method,
-                       const std::string& path, std::chrono::milliseconds timeout);
+// Sends `probe` (its headers, and its body with Content-Type and Content-Length when it has
+// one) and reads the whole answer; every step is bounded by `timeout`.
+ProbeAnswer http_probe(const std::string& host, uint16_t port, const ProbeRequest& probe,
+                       std::chrono::milliseconds timeout);
 
 }  // namespace gradatum

@@ -337,12 +337,17 @@ ExitInfo ModelSupervisor::run_child_once() {
     SpawnSpec spec;
     Target target;
     ProbeRequest probe;
+    ProbeRequest liveness_probe;
     uint16_t port = 0;
     try {
         port = pick_child_port(kChildHost);
         spec = backend_->spawn_spec(kChildHost, port);
         target = backend_->target(kChildHost, port);
         probe = backend_->probe_request();
+        // liveness.generate: the engine refused the config if the plugin has no such probe.
+        liveness_probe = settings_.liveness.generate
+                             ? backend_->generation_probe_request().value_or(probe)
+                             : probe;
     } catch (const std::exception& e) {
         info.core_reason = e.what();
         info.stopped_by_core = true;
@@ -402,7 +407,7 @@ ExitInfo ModelSupervisor::run_child_once() {
     if (await_ready(*child, target, probe, info)) {
         info.was_ready = true;
         auto ready_at = Clock::now();
-        watch_liveness(*child, target, probe, info);
+        watch_liveness(*child, target, liveness_probe, info);
         info.ready_ms = ms_since(ready_at);
     }
     // The child has exited, or stop_child() has SIGKILLed it: a child that is still there is
@@ -479,8 +484,7 @@ bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
                        last_line.empty() ? "" : "; llama-server: " + shorten(last_line, 200));
             next_progress_log += kProgressInterval;
         }
-        ProbeAnswer answer =
-            http_probe(target.host, target.port, probe.method, probe.path, probe_timeout);
+        ProbeAnswer answer = http_probe(target.host, target.port, probe, probe_timeout);
         ProbeVerdict verdict = backend_->probe_verdict(answer.status, answer.body);
         if (verdict == ProbeVerdict::ready && !child_exited()) {
             {
@@ -518,8 +522,7 @@ void ModelSupervisor::watch_liveness(ChildProcess& child, const Target& target,
             stop_child(child, stop_reason(), info);
             return;
         }
-        ProbeAnswer answer =
-            http_probe(target.host, target.port, probe.method, probe.path, timeout);
+        ProbeAnswer answer = http_probe(target.host, target.port, probe, timeout);
         if (backend_->probe_verdict(answer.status, answer.body) == ProbeVerdict::ready) {
             failures = 0;
             continue;

@@ -6,6 +6,11 @@
  *   TEST_INIT_FAILS                  init returns GE_ERR_CONFIG with a message
  *   TEST_SMALL_FACTORY               offers a backend factory whose struct_size ends before on_exit
  *   TEST_UNDEFINED_SYMBOL            init calls a function no library defines
+ *   TEST_BACKEND                     offers a working backend factory: a 1.2 one whose
+ *                                    generation_probe_request is NULL, or with TEST_FACTORY_V11
+ *                                    a 1.1 one (struct_size ends before generation_probe_request,
+ *                                    whose slot holds a function that aborts: a host that reads
+ *                                    past struct_size and calls it dies)
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +35,88 @@ static const ge_host_api_t* g_host = NULL;
 #ifdef TEST_SMALL_FACTORY
 /* Claims to end right before on_exit: an older factory than the engine needs. */
 static const ge_backend_factory_t g_small_factory = {
-    offsetof(ge_backend_factory_t, on_exit), NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    offsetof(ge_backend_factory_t, on_exit), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+#endif
+
+#ifdef TEST_BACKEND
+#include <stdlib.h>
+
+/* One instance for every model: the tests only look at what the host makes of the answers. */
+static int g_instance_storage;
+
+static int32_t backend_create(const char* model_name, const char* config_json, ge_instance** out,
+                              ge_error* error) {
+    (void)model_name;
+    (void)config_json;
+    (void)error;
+    *out = (ge_instance*)&g_instance_storage;
+    return GE_OK;
+}
+
+static void backend_destroy(ge_instance* instance) {
+    (void)instance;
+}
+
+static int32_t backend_spawn_spec(ge_instance* instance, const ge_spawn_context_t* context,
+                                  ge_spawn_spec_t* out, ge_error* error) {
+    (void)instance;
+    (void)context;
+    (void)error;
+    out->program = "/bin/true";
+    return GE_OK;
+}
+
+static int32_t backend_probe_request(ge_instance* instance, ge_probe_request_t* out,
+                                     ge_error* error) {
+    (void)instance;
+    (void)error;
+    out->method = "GET";
+    out->path = "/ready";
+    return GE_OK;
+}
+
+static int32_t backend_probe_verdict(ge_instance* instance, const ge_probe_result_t* result) {
+    (void)instance;
+    return result->status == 200 ? GE_PROBE_READY : GE_PROBE_LOADING;
+}
+
+static int32_t backend_target(ge_instance* instance, const ge_spawn_context_t* context,
+                              ge_target_t* out, ge_error* error) {
+    (void)instance;
+    (void)error;
+    out->host = context->host;
+    out->port = context->port;
+    return GE_OK;
+}
+
+static int32_t backend_on_exit(ge_instance* instance, const ge_exit_info_t* info,
+                               ge_exit_decision_t* out) {
+    (void)instance;
+    (void)info;
+    out->action = GE_EXIT_GIVE_UP;
+    return GE_OK;
+}
+
+#ifdef TEST_FACTORY_V11
+/* Never called: a 1.1 factory does not have this member. */
+static int32_t backend_poisoned_probe(ge_instance* instance, ge_probe_request_t* out,
+                                      ge_error* error) {
+    (void)instance;
+    (void)out;
+    (void)error;
+    abort();
+}
+#define TEST_FACTORY_SIZE offsetof(ge_backend_factory_t, generation_probe_request)
+#define TEST_GENERATION_PROBE backend_poisoned_probe
+#else
+#define TEST_FACTORY_SIZE sizeof(ge_backend_factory_t)
+#define TEST_GENERATION_PROBE NULL
+#endif
+
+static const ge_backend_factory_t g_backend = {
+    TEST_FACTORY_SIZE,  backend_create,        backend_destroy,
+    backend_spawn_spec, backend_probe_request, backend_probe_verdict,
+    backend_target,     backend_on_exit,       TEST_GENERATION_PROBE};
 #endif
 
 #ifdef TEST_UNDEFINED_SYMBOL
@@ -62,6 +148,9 @@ static const void* test_get_factory(const char* factory_id) {
     if (factory_id && strcmp(factory_id, TEST_HOST_FACTORY_ID) == 0) return &g_host;
 #ifdef TEST_SMALL_FACTORY
     if (factory_id && strcmp(factory_id, GE_BACKEND_FACTORY_ID) == 0) return &g_small_factory;
+#endif
+#ifdef TEST_BACKEND
+    if (factory_id && strcmp(factory_id, GE_BACKEND_FACTORY_ID) == 0) return &g_backend;
 #endif
     return NULL;
 }
