@@ -36,6 +36,7 @@ struct Fleet::Slot {
     Clock::time_point last_used = Clock::now();
     Clock::time_point loaded_at{};
     bool on_demand = true;  // loaded for requests: they wait for the load (autostart: 503)
+    bool served = false;    // admitted a request since it was loaded
     bool draining = false;  // admin stop/restart or reload: no new admissions
     bool gone = false;      // retired by a reload
 
@@ -122,16 +123,22 @@ std::vector<Fleet::Slot*> Fleet::in_the_way(const Slot& slot, const Slot* also) 
 
 bool Fleet::fits(const Slot& slot) const { return in_the_way(slot).empty(); }
 
-// Who makes room for `slot`: a model in its way that is loaded (not already on its way out), past
-// its min_loaded and not loading for requests that wait on it; idle ones first, then the least
-// recently used. With `idle_only`, a busy model is never chosen.
+bool Fleet::overdue(const Slot& slot, Clock::time_point now) const {
+    return !slot.waiting.empty() && now - *slot.waiting.begin() >= settings_.max_wait_for_swap;
+}
+
+// Who makes room for `slot`: a model in its way that is loaded (not already on its way out) and
+// past its min_loaded; idle ones first, then the least recently used. A model with requests
+// waiting on it serves them first, unless `slot` is overdue (max_wait_for_swap) and the model has
+// served since it loaded. With `idle_only`, a busy model is never chosen.
 Fleet::Slot* Fleet::victim_for(const Slot& slot, Clock::time_point now, bool idle_only) const {
+    const bool slot_overdue = overdue(slot, now);
     Slot* best = nullptr;
     for (Slot* other : in_the_way(slot)) {
         if (!other->loaded() || other->draining) continue;
         if (now - other->loaded_at < other->model->settings().min_loaded) continue;
-        // Never one that loads for requests waiting on it: they would wait for nothing.
-        if (!other->model->ready_since_load() && !other->waiting.empty()) continue;
+        const bool has_waiting = !other->waiting.empty() || other->queued_for_concurrency > 0;
+        if (has_waiting && (!slot_overdue || !other->served)) continue;
         if (idle_only && other->active > 0) continue;
         auto better = [&](const Slot* a, const Slot* b) {
             if ((a->active == 0) != (b->active == 0)) return a->active == 0;
@@ -167,12 +174,13 @@ const Fleet::Slot* Fleet::longest_waiting_blocked(Clock::time_point) const {
 // waited max_wait_for_swap: it drains, and then makes room (no starving).
 bool Fleet::closing(const Slot& slot, Clock::time_point now) const {
     const Slot* first = longest_waiting_blocked(now);
-    if (!first || now - *first->waiting.begin() < settings_.max_wait_for_swap) return false;
+    if (!first || !overdue(*first, now)) return false;
     return victim_for(*first, now, /*idle_only=*/false) == &slot;
 }
 
 void Fleet::load(Slot& slot, bool on_demand) {
     slot.on_demand = on_demand;
+    slot.served = false;
     slot.loaded_at = Clock::now();
     slot.last_used = slot.loaded_at;
     slot.model->load();
@@ -243,6 +251,7 @@ Fleet::Grant Fleet::acquire(ModelSupervisor& model, const WaitTick& tick) {
             if (ms.max_concurrent == 0 || slot->active < ms.max_concurrent) {
                 leave();
                 ++slot->active;
+                slot->served = true;
                 grant.lease = std::make_unique<Lease>(*this, slot);
                 lock.unlock();
                 grant.admission = model.admit();  // waits for a restart; refuses a first load

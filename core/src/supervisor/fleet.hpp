@@ -98,6 +98,8 @@ class Fleet {
     Slot* victim_for(const Slot& slot, Clock::time_point now, bool idle_only) const;
     const Slot* longest_waiting_blocked(Clock::time_point now) const;
     bool closing(const Slot& slot, Clock::time_point now) const;
+    // Its oldest waiting request has waited max_wait_for_swap.
+    bool overdue(const Slot& slot, Clock::time_point now) const;
     void make_progress(Slot& slot, Clock::time_point now);
     void load(Slot& slot, bool on_demand);
     std::string drain_and_unload(const std::shared_ptr<Slot>& slot, std::chrono::milliseconds drain,
