@@ -239,6 +239,8 @@ TEST_CASE("model_field finds the top-level model and nothing else", "[proxy][rou
     CHECK_FALSE(model_field(R"(["model","x"])"));
     CHECK_FALSE(model_field("not json"));
     CHECK_FALSE(model_field(""));
-    // Scanning stops at the field: what follows may even be cut or broken.
-    CHECK(model_field(R"({"model":"m","messages":[{"content":"unfinished)") == "m");
+    // Scanning stops once "model" and "stream" are both seen: what follows may be cut or broken;
+    // a body broken before that names no model (see scan_body_fields).
+    CHECK(model_field(R"({"model":"m","stream":true,"messages":[{"content":"unfinished)") == "m");
+    CHECK_FALSE(model_field(R"({"model":"m","messages":[{"content":"unfinished)"));
 }

@@ -25,7 +25,8 @@ struct BodyFields {
 //  - the first of duplicate top-level keys wins (the scan stops at it, as the SAX scan did);
 //  - a top-level value that is not an object gives nothing; a "model" that is not a string leaves
 //    the model unset; "stream" is true only for the literal true ("true" the string is false).
-//  - one UTF-8 byte-order mark at the very start is skipped, as nlohmann does.
+//  - as in nlohmann: one UTF-8 byte-order mark at the very start is skipped, and a NUL byte after
+//    the top-level object ends the body (what follows it is not read).
 BodyFields scan_body_fields(std::string_view body);
 
 }  // namespace gradatum::proxy

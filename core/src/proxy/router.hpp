@@ -13,8 +13,7 @@ class ModelSupervisor;
 
 namespace gradatum::proxy {
 
-// The top-level "model" string of a JSON body, scanned up to that field only; nothing when the
-// body is not a JSON object, has no such field, or it is not a string.
+// The top-level "model" string of a JSON body: scan_body_fields(body).model (see its rules).
 std::optional<std::string> model_field(const std::string& body);
 
 // Finds a model by name or alias. Immutable: a reload builds a new one.
