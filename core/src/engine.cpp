@@ -118,7 +118,8 @@ struct Engine::Http {
     std::unique_ptr<http::Front> front;
 };
 
-Engine::Engine(EngineConfig config, const std::string& plugin_dir) : config_(std::move(config)) {
+Engine::Engine(EngineConfig config, const std::string& plugin_dir)
+    : config_(std::move(config)), plugin_dir_(plugin_dir) {
     plugins_ = std::make_unique<PluginRegistry>(config_.raw);
     plugins_->load_directory(plugin_dir);
     for (const auto& model : config_.models) models_[model.name] = make_model(model, config_);
@@ -141,7 +142,8 @@ std::shared_ptr<ModelSupervisor> Engine::make_model(const ModelSettings& model,
         throw ConfigError(config_error_text(
             config.source_path, "models." + model.name + ".backend",
             "model '" + model.name + "' needs backend plugin '" + model.backend +
-                "', which is not loaded (loaded: " + (loaded.empty() ? "none" : loaded) + ")"));
+                "', which is not loaded from " + plugin_dir_ +
+                " (loaded: " + (loaded.empty() ? "none" : loaded) + ")"));
     }
     auto backend = std::make_unique<BackendInstance>(*plugin, model, config.source_path);
     auto supervisor = std::make_shared<ModelSupervisor>(model, std::move(backend));

@@ -73,6 +73,7 @@ class Engine {
     void retire_later(std::shared_ptr<ModelSupervisor> model);
 
     EngineConfig config_;
+    std::string plugin_dir_;
     std::unique_ptr<PluginRegistry> plugins_;
     std::map<std::string, std::shared_ptr<ModelSupervisor>> models_;  // by name
     std::unique_ptr<Fleet> fleet_;

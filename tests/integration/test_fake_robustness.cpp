@@ -104,7 +104,8 @@ TEST_CASE("one restarting model with 300 waiting requests starves neither /healt
     // Slow loads: the restart window is long enough for all 300 requests to arrive.
     Engine engine(fake_model_config("m", model, "--fake-load-ms 4000") +
                   fake_model_config("other", model, "--fake-load-ms 0") + kQuickRestarts +
-                  "models.m.queue_timeout = 60\n");
+                  "models.m.queue_timeout = 60\n"
+                  "models.m.autostart = true\nmodels.other.autostart = true\n");
     REQUIRE(engine.wait_health(200, 20s));
     pid_t child = admin_model(engine.port(), "m")["pid"].get<pid_t>();
     REQUIRE(child > 1);

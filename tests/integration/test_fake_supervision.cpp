@@ -78,7 +78,9 @@ TEST_CASE("a failed model does not stop the others", "[fake][supervision]") {
     std::string model = files.write("model.gguf", "x");
     Engine engine(fake_model_config("broken", model, "--fake-exit-at-start 3") +
                   fake_model_config("good", model, "--fake-load-ms 0") +
-                  "models.broken.restart.max_retries = 0\n");
+                  "models.broken.restart.max_retries = 0\n"
+                  // With several models and no default, none starts before its first request.
+                  "models.broken.autostart = true\nmodels.good.autostart = true\n");
     REQUIRE(engine.wait_log("model broken: starting -> failed", 10s));
     REQUIRE(engine.wait_log("model good: starting -> ready", 10s));
     auto good = http(engine.port(), "POST", "/v1/chat/completions",
@@ -233,7 +235,7 @@ TEST_CASE("SIGHUP reloads instead of stopping the engine", "[fake][drain]") {
     pid_t child = fake.child();
     fake.engine->signal(SIGHUP);
     REQUIRE(fake.engine->wait_log("Hangup: reloading", 5s));
-    CHECK(fake.engine->wait_log("reload: nothing to reload", 5s));
+    CHECK(fake.engine->wait_log("reload: model m: unchanged", 5s));
     CHECK(http(fake.port(), "POST", "/v1/chat/completions", kChat).status == 200);
     CHECK(fake.child() == child);  // the model was not touched
     auto children = children_of(fake.engine->pid());
