@@ -264,15 +264,15 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
     // person sees progress. False when the client is gone.
     bool tell_waiting(ModelSupervisor& model, std::chrono::milliseconds waited,
                       HTTPServerResponse& response) {
-        if (!response.sent()) {
+        if (!waiting_out_) {
             response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
             response.setContentType("text/event-stream");
             response.set("Cache-Control", "no-cache");
             response.setChunkedTransferEncoding(true);
-            response.send();
+            waiting_out_ = &response.send();
         }
         const bool loading = model.loaded() && model.state() != ModelState::ready;
-        std::ostream& out = response.send();
+        std::ostream& out = *waiting_out_;
         out << ": " << (loading ? "loading " : "waiting for ") << model.name() << ' '
             << std::chrono::duration_cast<std::chrono::seconds>(waited).count() << " s\n\n";
         out.flush();
@@ -334,6 +334,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
     int served_model_ = -1;  // for the metrics: -1 until a model takes the request
     std::string served_model_name_;
     std::string cut_by_;  // see ForwardResult::cut_by
+    std::ostream* waiting_out_ = nullptr;  // the body, once tell_waiting() sent the head
     uint64_t body_bytes_ = 0;
 };
 
