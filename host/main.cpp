@@ -183,7 +183,7 @@ class EngineApp : public Poco::Util::ServerApplication {
         try {
             engine = std::make_unique<gradatum::Engine>(std::move(config), plugin_dir);
             notifier = std::make_unique<gradatum::ops::ServiceNotifier>(notify_target,
-                                                                        engine->model_names());
+                                                                        engine->autostart_model_names());
             engine->set_state_observer([n = notifier.get()](const std::string& model,
                                                             gradatum::ModelState state,
                                                             const std::string& reason) {

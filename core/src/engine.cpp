@@ -162,6 +162,14 @@ std::vector<std::string> Engine::model_names() const {
     return names;
 }
 
+std::vector<std::string> Engine::autostart_model_names() const {
+    std::vector<std::string> names;
+    for (const auto& [name, m] : models_) {
+        if (m->settings().autostart) names.push_back(name);
+    }
+    return names;
+}
+
 Engine::~Engine() {
     std::atomic<bool> hurry{true};
     stop(hurry);
