@@ -182,8 +182,8 @@ class EngineApp : public Poco::Util::ServerApplication {
         std::unique_ptr<gradatum::Engine> engine;
         try {
             engine = std::make_unique<gradatum::Engine>(std::move(config), plugin_dir);
-            notifier = std::make_unique<gradatum::ops::ServiceNotifier>(notify_target,
-                                                                        engine->autostart_model_names());
+            notifier = std::make_unique<gradatum::ops::ServiceNotifier>(
+                notify_target, engine->autostart_model_names());
             engine->set_state_observer([n = notifier.get()](const std::string& model,
                                                             gradatum::ModelState state,
                                                             const std::string& reason) {

@@ -55,10 +55,15 @@ std::map<std::string, std::string> model_keys(const EngineConfig& config, const 
 
 // server.* keys a reload applies; a change to any other one waits for a restart.
 bool reloadable_server_key(const std::string& key) {
-    static const std::set<std::string> keys = {
-        "server.listen",        "server.api_keys",         "server.api_keys_file",
-        "server.admin_keys",    "server.default_model",    "server.max_running",
-        "server.max_wait_for_swap", "server.health_requires_key", "server.allow_wildcard"};
+    static const std::set<std::string> keys = {"server.listen",
+                                               "server.api_keys",
+                                               "server.api_keys_file",
+                                               "server.admin_keys",
+                                               "server.default_model",
+                                               "server.max_running",
+                                               "server.max_wait_for_swap",
+                                               "server.health_requires_key",
+                                               "server.allow_wildcard"};
     return keys.count(key) || key.rfind("server.tls.", 0) == 0;
 }
 
@@ -139,11 +144,11 @@ std::shared_ptr<ModelSupervisor> Engine::make_model(const ModelSettings& model,
     if (!plugin || !plugin->backend) {
         std::string loaded;
         for (const auto& id : plugins_->ids()) loaded += (loaded.empty() ? "" : ", ") + id;
-        throw ConfigError(config_error_text(
-            config.source_path, "models." + model.name + ".backend",
-            "model '" + model.name + "' needs backend plugin '" + model.backend +
-                "', which is not loaded from " + plugin_dir_ +
-                " (loaded: " + (loaded.empty() ? "none" : loaded) + ")"));
+        throw ConfigError(
+            config_error_text(config.source_path, "models." + model.name + ".backend",
+                              "model '" + model.name + "' needs backend plugin '" + model.backend +
+                                  "', which is not loaded from " + plugin_dir_ +
+                                  " (loaded: " + (loaded.empty() ? "none" : loaded) + ")"));
     }
     auto backend = std::make_unique<BackendInstance>(*plugin, model, config.source_path);
     auto supervisor = std::make_shared<ModelSupervisor>(model, std::move(backend));
@@ -242,8 +247,8 @@ void Engine::start() {
         auto pinned = std::find_if(config_.models.begin(), config_.models.end(), [&](auto& m) {
             return m.listen && proxy::listener_key(*m.listen) == key;
         });
-        spdlog::info("listening on {}://{}{} ({} request threads)",
-                     listener.tls ? "https" : "http", listener.socket.address().toString(),
+        spdlog::info("listening on {}://{}{} ({} request threads)", listener.tls ? "https" : "http",
+                     listener.socket.address().toString(),
                      pinned == config_.models.end() ? "" : " for model " + pinned->name,
                      server.threads);
     }
@@ -268,7 +273,9 @@ void Engine::start() {
     started_ = true;
 }
 
-uint16_t Engine::port() const { return http_ ? http_->first_port : 0; }
+uint16_t Engine::port() const {
+    return http_ ? http_->first_port : 0;
+}
 
 void Engine::retire_later(std::shared_ptr<ModelSupervisor> model) {
     retirements_.emplace_back([this, model, drain = config_.server.drain_timeout] {
@@ -300,7 +307,8 @@ proxy::ReloadResult Engine::reload() {
     std::map<std::string, std::shared_ptr<ModelSupervisor>> next, added, changed;
     for (const auto& model : fresh.models) {
         auto it = models_.find(model.name);
-        if (it != models_.end() && model_keys(config_, model.name) == model_keys(fresh, model.name)) {
+        if (it != models_.end() &&
+            model_keys(config_, model.name) == model_keys(fresh, model.name)) {
             next[model.name] = it->second;
             continue;
         }
@@ -382,7 +390,8 @@ proxy::ReloadResult Engine::reload() {
     }
     for (auto& old : leaving) {
         if (!next.count(old->name())) {
-            result.changes.push_back("model " + old->name() + ": removed; stops after its requests");
+            result.changes.push_back("model " + old->name() +
+                                     ": removed; stops after its requests");
         }
         retire_later(old);
     }
@@ -420,8 +429,8 @@ void Engine::stop(const std::atomic<bool>& hurry) {
     }
     size_t cut_off = 0;
     for (auto& m : models) cut_off += m->in_flight().count();
-    fleet_->stop();                                 // requests waiting for a load give up
-    if (http_) http_->door.upstream->clear();       // idle connections must not hold a child up
+    fleet_->stop();                            // requests waiting for a load give up
+    if (http_) http_->door.upstream->clear();  // idle connections must not hold a child up
     for (auto& m : models) m->request_stop();
     for (auto& retirement : retirements_) retirement.join();
     for (auto& m : models) m->join();

@@ -75,9 +75,10 @@ void rewrite(const std::string& path, const std::string& from, const std::string
 
 }  // namespace
 
-TEST_CASE("many models: routed by name, alias, ?model= and /upstream/<name>/; /v1/models lists "
-          "all",
-          "[fake][models]") {
+TEST_CASE(
+    "many models: routed by name, alias, ?model= and /upstream/<name>/; /v1/models lists "
+    "all",
+    "[fake][models]") {
     TwoModels m("--fake-load-ms 0", "--fake-load-ms 0",
                 "models.a.aliases = gpt-4o-mini\n"
                 "models.b.aliases = helper, Qwen/Qwen2.5:0.5b\n"
@@ -85,9 +86,12 @@ TEST_CASE("many models: routed by name, alias, ?model= and /upstream/<name>/; /v
                 "server.default_model = a\n");
     REQUIRE(m.engine->wait_health(200, 15s));
     // By the body's model, by alias (one with / and :), and by default.
-    for (const auto& [name, child] : std::vector<std::pair<std::string, std::string>>{
-             {"a", "a"}, {"b", "b"}, {"gpt-4o-mini", "a"}, {"helper", "b"},
-             {"Qwen/Qwen2.5:0.5b", "b"}}) {
+    for (const auto& [name, child] :
+         std::vector<std::pair<std::string, std::string>>{{"a", "a"},
+                                                          {"b", "b"},
+                                                          {"gpt-4o-mini", "a"},
+                                                          {"helper", "b"},
+                                                          {"Qwen/Qwen2.5:0.5b", "b"}}) {
         INFO(name);
         auto r = http(m.port(), "POST", "/v1/chat/completions", chat(name));
         CHECK(r.status == 200);
@@ -130,18 +134,18 @@ TEST_CASE("many models: several models and no default: a request that names none
               "no default (server.default_model)") != std::string::npos);
 }
 
-TEST_CASE("many models: a stopped model is started by its first request; a stream waiting for it "
-          "gets progress comments",
-          "[fake][models][lifecycle]") {
+TEST_CASE(
+    "many models: a stopped model is started by its first request; a stream waiting for it "
+    "gets progress comments",
+    "[fake][models][lifecycle]") {
     TwoModels m("--fake-load-ms 0", "--fake-load-ms 2500", "server.default_model = a\n");
     REQUIRE(m.engine->wait_health(200, 15s));
     CHECK(m.state("b") == "stopped");
     CHECK(m.admin("b")["pid"] == 0);
     // A plain request waits for the load with the stream.
     int plain = 0;
-    Background waiting([&] {
-        plain = http(m.port(), "POST", "/v1/chat/completions", chat("b"), {}, 20s).status;
-    });
+    Background waiting(
+        [&] { plain = http(m.port(), "POST", "/v1/chat/completions", chat("b"), {}, 20s).status; });
     auto started = Clock::now();
     detail::RawResponse raw(m.port(), "POST", "/v1/chat/completions", chat("b", true),
                             {{"Content-Type", "application/json"}}, 20s);
@@ -186,8 +190,7 @@ TEST_CASE("many models: ttl stops an idle model, never one in flight; the next r
 TEST_CASE("many models: max_running = 1: a swap waits for the other model's stream to finish",
           "[fake][models][swap]") {
     TwoModels m("--fake-load-ms 0 --fake-stream-events 10 --fake-stream-interval-ms 200",
-                "--fake-load-ms 0",
-                "server.default_model = a\nserver.max_running = 1\n");
+                "--fake-load-ms 0", "server.default_model = a\nserver.max_running = 1\n");
     REQUIRE(m.engine->wait_health(200, 15s));
     Flag streaming;
     StreamResult a_stream;
@@ -222,8 +225,8 @@ TEST_CASE("many models: alternating requests under max_running = 1 swap in turns
         for (int c = 0; c < kClients; ++c) {
             clients.push_back(std::make_unique<Background>([&] {
                 for (int i = 0; i < kEach; ++i) {
-                    auto r = http(m.port(), "POST", "/v1/chat/completions",
-                                  chat(i % 2 ? "b" : "a"), {}, 60s);
+                    auto r = http(m.port(), "POST", "/v1/chat/completions", chat(i % 2 ? "b" : "a"),
+                                  {}, 60s);
                     if (r.status == 200) ++ok;
                 }
             }));
@@ -280,7 +283,8 @@ TEST_CASE("many models: past max_concurrent and max_queued, 429 with Retry-After
                 "server.default_model = b\nmodels.b.max_concurrent = 1\nmodels.b.max_queued = 1\n");
     REQUIRE(m.engine->wait_health(200, 15s));
     int first = 0, second = 0;
-    Background one([&] { first = http(m.port(), "POST", "/v1/chat/completions", chat("b")).status; });
+    Background one(
+        [&] { first = http(m.port(), "POST", "/v1/chat/completions", chat("b")).status; });
     REQUIRE(wait_until([&] { return m.admin("b")["in_flight"] == 1; }, 5s));
     Background two(
         [&] { second = http(m.port(), "POST", "/v1/chat/completions", chat("b")).status; });
@@ -353,9 +357,10 @@ TEST_CASE("many models: server.admin_keys guard the admin API, apart from client
           200);
 }
 
-TEST_CASE("many models: reload keeps an unchanged model, restarts a changed one, adds and removes; "
-          "an invalid file changes nothing",
-          "[fake][models][reload]") {
+TEST_CASE(
+    "many models: reload keeps an unchanged model, restarts a changed one, adds and removes; "
+    "an invalid file changes nothing",
+    "[fake][models][reload]") {
     TwoModels m("--fake-load-ms 0", "--fake-load-ms 0",
                 "server.default_model = a\nmodels.b.autostart = true\n");
     REQUIRE(m.engine->wait_health(200, 15s));
@@ -370,8 +375,8 @@ TEST_CASE("many models: reload keeps an unchanged model, restarts a changed one,
     m.engine->signal(SIGHUP);
     REQUIRE(m.engine->wait_log("reload: model b: changed", 10s));
     REQUIRE(m.wait_state("c", "ready"));
-    REQUIRE(wait_until([&] { return m.state("b") == "ready" && m.admin("b")["pid"] != b_pid; },
-                       15s, 50ms));
+    REQUIRE(wait_until([&] { return m.state("b") == "ready" && m.admin("b")["pid"] != b_pid; }, 15s,
+                       50ms));
     CHECK(m.admin("a")["pid"] == a_pid);
     CHECK_FALSE(process_alive(b_pid));
     CHECK(http(m.port(), "POST", "/v1/chat/completions", chat("c")).status == 200);

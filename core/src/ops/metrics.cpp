@@ -87,8 +87,9 @@ int Metrics::model_index(std::string_view name) {
 void Metrics::record(const Request& r) {
     int status_class = std::clamp(r.status / 100, 1, 5);
     std::lock_guard<std::mutex> lock(mutex_);
-    size_t index =
-        r.model > 0 && static_cast<size_t>(r.model) < names_.size() ? static_cast<size_t>(r.model) : 0;
+    size_t index = r.model > 0 && static_cast<size_t>(r.model) < names_.size()
+                       ? static_cast<size_t>(r.model)
+                       : 0;
     PerModel& m = per_model_[index];
     ++m.requests[{route_label(r.route), status_class}];
     m.duration.observe(r.seconds);

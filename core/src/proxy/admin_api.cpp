@@ -87,8 +87,9 @@ bool admin_allowed(const http::ServerRequest& request, const Routes& routes, Err
     if (routes.admin_keys.enabled()) {
         if (routes.admin_keys.accepts(request)) return true;
         kind = errors::invalid_api_key;
-        why = "the admin API needs an admin key (server.admin_keys): send Authorization: Bearer "
-              "<key> or x-api-key: <key>";
+        why =
+            "the admin API needs an admin key (server.admin_keys): send Authorization: Bearer "
+            "<key> or x-api-key: <key>";
         return false;
     }
     // The listener's address, not the client's: a wildcard listener is not loopback, whoever
@@ -117,7 +118,8 @@ void answer_admin(const AdminContext& c, http::ServerRequest& request, const std
     if (path == "/admin/reload" && method == "POST") {
         ReloadResult result = c.reload();
         if (!result.ok) response.setStatus(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST);
-        send_json(response, {{"ok", result.ok}, {"errors", result.errors}, {"changes", result.changes}});
+        send_json(response,
+                  {{"ok", result.ok}, {"errors", result.errors}, {"changes", result.changes}});
         return;
     }
     const std::string prefix = "/admin/models/";

@@ -247,7 +247,8 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
             request.setURI(target);
         } else if (!model) {
             std::optional<std::string> name = fields.model;
-            if (!name && (method == "GET" || method == "HEAD")) name = query_model(request.getURI());
+            if (!name && (method == "GET" || method == "HEAD"))
+                name = query_model(request.getURI());
             model = routes->router.route(name, route_error);
         }
         if (!model) {
@@ -333,7 +334,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
     FrontDoor& door_;
     int served_model_ = -1;  // for the metrics: -1 until a model takes the request
     std::string served_model_name_;
-    std::string cut_by_;  // see ForwardResult::cut_by
+    std::string cut_by_;                   // see ForwardResult::cut_by
     std::ostream* waiting_out_ = nullptr;  // the body, once tell_waiting() sent the head
     uint64_t body_bytes_ = 0;
 };

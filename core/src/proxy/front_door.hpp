@@ -22,7 +22,7 @@
 namespace gradatum {
 class Fleet;
 class ModelSupervisor;
-}
+}  // namespace gradatum
 
 namespace gradatum::proxy {
 

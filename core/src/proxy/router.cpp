@@ -33,9 +33,10 @@ ModelSupervisor* Router::route(const std::optional<std::string>& name, std::stri
     if (single_) return names_.begin()->second;
     if (!name) {
         if (default_model_) return default_model_;
-        error = "the request names no model and there is no default (server.default_model); "
-                "configured models:" +
-                known();
+        error =
+            "the request names no model and there is no default (server.default_model); "
+            "configured models:" +
+            known();
         return nullptr;
     }
     if (auto* model = find(*name)) return model;

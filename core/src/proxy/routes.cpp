@@ -43,7 +43,10 @@ std::shared_ptr<const Routes> build_routes(const EngineConfig& config,
     std::sort(models.begin(), models.end(),
               [](const auto& a, const auto& b) { return a->name() < b->name(); });
     Router router = make_router(config, models);
-    auto routes = std::make_shared<Routes>(Routes{std::move(models), std::move(router), {}, {},
+    auto routes = std::make_shared<Routes>(Routes{std::move(models),
+                                                  std::move(router),
+                                                  {},
+                                                  {},
                                                   ClientKeys(config.server.api_keys),
                                                   ClientKeys(config.server.admin_keys),
                                                   config.server.health_requires_key});

@@ -39,7 +39,9 @@ struct Routes {
 class RoutesSnapshot {
   public:
     std::shared_ptr<const Routes> get() const { return std::atomic_load(&routes_); }
-    void set(std::shared_ptr<const Routes> routes) { std::atomic_store(&routes_, std::move(routes)); }
+    void set(std::shared_ptr<const Routes> routes) {
+        std::atomic_store(&routes_, std::move(routes));
+    }
 
   private:
     std::shared_ptr<const Routes> routes_;

@@ -11,8 +11,8 @@ namespace gradatum {
 
 namespace {
 
-using std::chrono::milliseconds;
 using config_values::format_seconds;
+using std::chrono::milliseconds;
 
 // Waiting requests re-check this often even without a notice (a min_loaded or ttl passing).
 constexpr milliseconds kRecheck(250);
@@ -29,9 +29,9 @@ milliseconds since(Fleet::Clock::time_point start) {
 
 struct Fleet::Slot {
     std::shared_ptr<ModelSupervisor> model;
-    ModelSupervisor* blocked_by = nullptr;  // reload: its old self must leave first
-    size_t active = 0;                      // leases out: requests admitted
-    size_t queued_for_concurrency = 0;      // waiting for one of max_concurrent
+    ModelSupervisor* blocked_by = nullptr;     // reload: its old self must leave first
+    size_t active = 0;                         // leases out: requests admitted
+    size_t queued_for_concurrency = 0;         // waiting for one of max_concurrent
     std::multiset<Clock::time_point> waiting;  // arrivals of requests waiting for a load or room
     Clock::time_point last_used = Clock::now();
     Clock::time_point loaded_at{};
@@ -44,11 +44,15 @@ struct Fleet::Slot {
     bool loaded() const { return model->loaded(); }
 };
 
-Fleet::Lease::~Lease() { fleet_.release(*slot_); }
+Fleet::Lease::~Lease() {
+    fleet_.release(*slot_);
+}
 
 Fleet::Fleet(FleetSettings settings) : settings_(std::move(settings)) {}
 
-Fleet::~Fleet() { stop(); }
+Fleet::~Fleet() {
+    stop();
+}
 
 void Fleet::add(std::shared_ptr<ModelSupervisor> model, ModelSupervisor* blocked_by) {
     auto slot = std::make_shared<Slot>();
@@ -72,9 +76,10 @@ void Fleet::start() {
             if (fits(*slot)) {
                 load(*slot, /*on_demand=*/false);
             } else {
-                spdlog::warn("model {}: autostart skipped: server.max_running = {} or its group is "
-                             "full; it starts on its first request",
-                             slot->name(), settings_.max_running);
+                spdlog::warn(
+                    "model {}: autostart skipped: server.max_running = {} or its group is "
+                    "full; it starts on its first request",
+                    slot->name(), settings_.max_running);
             }
         }
     }
@@ -121,7 +126,9 @@ std::vector<Fleet::Slot*> Fleet::in_the_way(const Slot& slot, const Slot* also) 
     return {};
 }
 
-bool Fleet::fits(const Slot& slot) const { return in_the_way(slot).empty(); }
+bool Fleet::fits(const Slot& slot) const {
+    return in_the_way(slot).empty();
+}
 
 bool Fleet::overdue(const Slot& slot, Clock::time_point now) const {
     return !slot.waiting.empty() && now - *slot.waiting.begin() >= settings_.max_wait_for_swap;
@@ -282,9 +289,8 @@ Fleet::Grant Fleet::acquire(ModelSupervisor& model, const WaitTick& tick) {
             }
             if (now >= load_deadline) {
                 if (slot->loaded()) {
-                    return refuse(Refusal::start_timeout,
-                                  "it was started but not ready within " +
-                                      format_seconds(since(arrival)));
+                    return refuse(Refusal::start_timeout, "it was started but not ready within " +
+                                                              format_seconds(since(arrival)));
                 }
                 std::string busy;
                 for (Slot* other : in_the_way(*slot)) busy += " '" + other->name() + "'";
@@ -356,9 +362,8 @@ std::string Fleet::drain_and_unload(const std::shared_ptr<Slot>& slot, milliseco
     }
     slot->model->unload(reason);
     const auto stopped = Clock::now() + stop_bound(*slot->model);
-    const bool gone = changed_.wait_until(lock, stopped, [&] {
-        return !slot->model->occupies_slot() || stopping_;
-    });
+    const bool gone = changed_.wait_until(
+        lock, stopped, [&] { return !slot->model->occupies_slot() || stopping_; });
     slot->draining = false;
     changed_.notify_all();
     return gone ? "" : "its child did not stop in time";
@@ -423,7 +428,8 @@ void Fleet::janitor() {
         for (auto& slot : slots_) {
             const auto ttl = slot->model->settings().ttl;
             if (ttl.count() == 0 || !slot->loaded() || slot->draining) continue;
-            if (slot->active > 0 || !slot->waiting.empty() || slot->queued_for_concurrency) continue;
+            if (slot->active > 0 || !slot->waiting.empty() || slot->queued_for_concurrency)
+                continue;
             if (slot->model->state() != ModelState::ready || now - slot->last_used < ttl) continue;
             slot->model->unload("idle for " + format_seconds(ttl) + " (ttl)");
         }

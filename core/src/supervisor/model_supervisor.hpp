@@ -75,7 +75,7 @@ struct ModelStatus {
     double last_load_s = 0;  // spawn to ready, the last time it became ready
     std::map<std::string, uint64_t> restarts_by_reason;  // see restart_cause()
     size_t in_flight = 0;
-    size_t waiting = 0;  // requests waiting for a restart
+    size_t waiting = 0;   // requests waiting for a restart
     bool loaded = false;  // between load() and unload()
 };
 
