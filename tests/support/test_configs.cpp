@@ -15,11 +15,15 @@ std::string fake_model_config(const std::string& name, const std::string& model_
 }
 
 std::string real_model_config(const std::string& extra) {
+    return real_named_model_config("tiny", extra);
+}
+
+std::string real_named_model_config(const std::string& name, const std::string& extra) {
     const RealParts& parts = real_parts();
-    return "models.tiny.backend = llama_server\n"
-           "models.tiny.llama_server.binary = " +
-           parts.llama_server + "\n" + "models.tiny.llama_server.model = " + parts.model + "\n" +
-           extra;
+    const std::string prefix = "models." + name + ".";
+    return prefix + "backend = llama_server\n" + prefix +
+           "llama_server.binary = " + parts.llama_server + "\n" + prefix +
+           "llama_server.model = " + parts.model + "\n" + extra;
 }
 
 }  // namespace ge_test

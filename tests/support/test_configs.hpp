@@ -11,6 +11,8 @@ std::string fake_model_config(const std::string& name, const std::string& model_
 
 // The config lines for model "tiny" run by the real llama-server (see real_parts()).
 std::string real_model_config(const std::string& extra = "");
+// The same for a model called `name`: several names may share the one tiny GGUF.
+std::string real_named_model_config(const std::string& name, const std::string& extra = "");
 
 // Chat requests for model "m", plain and streamed.
 inline const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
