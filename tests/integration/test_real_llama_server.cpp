@@ -83,9 +83,32 @@ const std::string kGreedyStream =
 
 }  // namespace
 
-TEST_CASE("real: /v1/models", "[real]") {
+TEST_CASE("real: /v1/models is the engine's own list, in the OpenAI shape the child uses",
+          "[real]") {
+    // The engine answers it (README: every model and alias, running or not, with its state);
+    // llama-server's extras (meta, its Ollama-style "models") are not passed on.
     RealEngine real;
-    expect_same_answer(real, "GET", "/v1/models");
+    auto via_engine = http(real.port(), "GET", "/v1/models");
+    auto direct = http(real.child, "GET", "/v1/models", "", real.auth);
+    INFO("engine: " << via_engine.body << "\nchild: " << direct.body);
+    REQUIRE(via_engine.status == 200);
+    REQUIRE(direct.status == 200);
+    CHECK(via_engine.header("content-type") == direct.header("content-type"));
+    auto ours = json::parse(via_engine.body);
+    auto theirs = json::parse(direct.body);
+    CHECK(ours["object"] == theirs["object"]);
+    REQUIRE(ours["data"].size() == 1);
+    REQUIRE(theirs["data"].size() == 1);
+    const json& entry = ours["data"][0];
+    const json& child_entry = theirs["data"][0];
+    CHECK(entry["id"] == child_entry["id"]);  // the child's --alias is the model's name
+    for (const char* key : {"id", "object", "created", "owned_by"}) {
+        INFO(key);
+        REQUIRE(entry.contains(key));
+        CHECK(shape(entry[key]) == shape(child_entry[key]));
+        CHECK(entry[key].type() == child_entry[key].type());
+    }
+    CHECK(entry["status"] == "ready");
 }
 
 TEST_CASE("real: chat completion, not streamed", "[real]") {
