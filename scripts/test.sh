@@ -16,9 +16,11 @@ LLAMA_SERVER="$(bash scripts/get-llama-server.sh | tail -n 1)"
 export LLAMA_SERVER
 GE_TINY_MODEL="$(bash scripts/make-tiny-model.sh "$GE_CACHE/tiny-model.gguf" | tail -n 1)"
 export GE_TINY_MODEL
+GE_TINY_MMPROJ="$(bash scripts/make-tiny-mmproj.sh "$GE_TINY_MODEL" "$GE_CACHE/tiny-mmproj.gguf" | tail -n 1)"
+export GE_TINY_MMPROJ
 GE_PROMTOOL="$(bash scripts/get-promtool.sh | tail -n 1)"
 export GE_PROMTOOL
-echo "test: llama-server $LLAMA_SERVER, model $GE_TINY_MODEL ($(( $(date +%s) - start )) s)"
+echo "test: llama-server $LLAMA_SERVER, model $GE_TINY_MODEL, projector $GE_TINY_MMPROJ ($(( $(date +%s) - start )) s)"
 
 # The official OpenAI SDK, for the tests that use it as a client (pinned by package-lock.json).
 (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)

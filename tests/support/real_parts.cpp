@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "build_paths.hpp"
+#include "shell.hpp"
 
 namespace ge_test {
 
@@ -24,6 +25,23 @@ std::string last_line_of(const std::string& command) {
     return newline == std::string::npos ? out : out.substr(newline + 1);
 }
 
+std::string cache_dir() {
+    const char* cache = std::getenv("GE_CACHE");
+    const char* home = std::getenv("HOME");
+    return cache ? cache : std::string(home ? home : "/tmp") + "/.cache/gradatum-engine";
+}
+
+// Fails the test under CI (CI=true), else exits 77: ctest reports it as skipped.
+[[noreturn]] void skip_or_fail(const std::string& why) {
+    const char* ci = std::getenv("CI");
+    if (ci && std::string(ci) == "true") {
+        throw std::runtime_error("real tier cannot run under CI: " + why);
+    }
+    std::fprintf(stderr, "SKIPPED: %s\n", why.c_str());
+    std::fflush(stderr);
+    std::_Exit(77);
+}
+
 RealParts find_real_parts() {
     RealParts parts;
     parts.llama_server = last_line_of(source_dir() + "/scripts/get-llama-server.sh --no-build");
@@ -31,11 +49,7 @@ RealParts find_real_parts() {
     if (const char* model = std::getenv("GE_TINY_MODEL")) {
         parts.model = model;
     } else {
-        const char* cache = std::getenv("GE_CACHE");
-        const char* home = std::getenv("HOME");
-        std::string dir =
-            cache ? cache : std::string(home ? home : "/tmp") + "/.cache/gradatum-engine";
-        parts.model = last_line_of(source_dir() + "/scripts/make-tiny-model.sh " + dir +
+        parts.model = last_line_of(source_dir() + "/scripts/make-tiny-model.sh " + cache_dir() +
                                    "/tiny-model.gguf 2>/dev/null");
     }
     return parts;
@@ -50,15 +64,22 @@ const RealParts& real_parts() {
                               ? "no llama-server (set LLAMA_SERVER, put it on PATH, or run "
                                 "scripts/get-llama-server.sh)"
                               : "the tiny model could not be made (scripts/make-tiny-model.sh)";
-        const char* ci = std::getenv("CI");
-        if (ci && std::string(ci) == "true") {
-            throw std::runtime_error("real tier cannot run under CI: " + why);
-        }
-        std::fprintf(stderr, "SKIPPED: %s\n", why.c_str());
-        std::fflush(stderr);
-        std::_Exit(77);
+        skip_or_fail(why);
     }
     return parts;
+}
+
+const std::string& real_mmproj() {
+    const RealParts& parts = real_parts();
+    static const std::string mmproj = [&] {
+        if (const char* path = std::getenv("GE_TINY_MMPROJ")) return std::string(path);
+        return last_line_of(source_dir() + "/scripts/make-tiny-mmproj.sh " +
+                            shell_quote(parts.model) + " " +
+                            shell_quote(cache_dir() + "/tiny-mmproj.gguf") + " 2>/dev/null");
+    }();
+    if (mmproj.empty())
+        skip_or_fail("the tiny projector could not be made (scripts/make-tiny-mmproj.sh)");
+    return mmproj;
 }
 
 }  // namespace ge_test

@@ -14,4 +14,9 @@ struct RealParts {
 };
 const RealParts& real_parts();
 
+// The tiny vision projector matching real_parts().model: $GE_TINY_MMPROJ, or made by
+// scripts/make-tiny-mmproj.sh in the cache. Found only when a test asks (the other real tests do
+// not pay for it); missing: fails under CI, else exits 77 like real_parts().
+const std::string& real_mmproj();
+
 }  // namespace ge_test
