@@ -79,7 +79,8 @@ TEST_CASE("command: the fake llama-server from command.argv, {host}, {port} and 
                                    "--port", std::to_string(port), "--alias", "served-m",
                                    "--fake-load-ms", "0", "--fake-argv-file", argv_file});
     // The engine's state and its restarts are the supervisor's, as with llama_server.
-    CHECK(engine.log_contains("model m: starting -> ready"));
+    // The log is asynchronous: the line may come after /health answered.
+    CHECK(engine.wait_log("model m: starting -> ready", 5s));
     CHECK(engine.stop() == 0);
 }
 
@@ -235,7 +236,7 @@ TEST_CASE("command: a Python OpenAI-compatible server with port_env, env, workdi
         "models.py.command.key_env = API_KEY\n");
     REQUIRE(engine.wait_health(200, 30s));
     // /health answered 503 while it "loaded": not ready until it said 200.
-    CHECK(engine.log_contains("tiny_openai_server: \"GET /health HTTP/1.1\" 503"));
+    CHECK(engine.wait_log("tiny_openai_server: \"GET /health HTTP/1.1\" 503", 5s));
     uint16_t direct = child_port(engine);
     REQUIRE(direct != 0);
     CHECK(http(direct, "POST", "/v1/chat/completions", chat_for("py")).status == 401);
