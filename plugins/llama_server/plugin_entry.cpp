@@ -1,14 +1,12 @@
 // The llama_server plugin's C entry: glue between plugin_abi.h and the policy code.
 // Every exported function catches everything: no C++ exception may cross the ABI.
-#include <nlohmann/json.hpp>
-
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "argv_builder.hpp"
+#include "common/abi_glue.hpp"
 #include "gradatum/plugin_abi.h"
 #include "restart_policy.hpp"
 #include "secret.hpp"
@@ -18,18 +16,10 @@ namespace {
 
 const ge_host_api_t* g_host = nullptr;
 
-void set_error(ge_error* error, const std::string& key, const std::string& message) {
-    if (!error) return;
-    std::snprintf(error->key, sizeof error->key, "%s", key.c_str());
-    std::snprintf(error->message, sizeof error->message, "%s", message.c_str());
-}
+using plugin_common::set_error;
 
 std::optional<std::string> host_find_program(const std::string& program) {
-    if (!g_host || !g_host->find_program) return std::nullopt;
-    char buffer[4096];
-    int64_t n = g_host->find_program(g_host->host_ctx, program.c_str(), buffer, sizeof buffer);
-    if (n < 0 || n >= static_cast<int64_t>(sizeof buffer)) return std::nullopt;
-    return std::string(buffer, static_cast<size_t>(n));
+    return plugin_common::find_program(g_host, program);
 }
 
 // Strings handed to the host stay alive here until the next call on the instance.
@@ -80,12 +70,8 @@ void hold(Returned& out, std::vector<std::string> strings) {
 
 int32_t create(const char* model_name, const char* config_json, ge_instance** out,
                ge_error* error) try {
-    auto json = nlohmann::json::parse(config_json ? config_json : "{}");
-    std::map<std::string, std::string> values;
-    for (auto& [key, value] : json.items()) {
-        values[key] = value.is_string() ? value.get<std::string>() : value.dump();
-    }
-    auto settings = llama_server::parse_settings(values, host_find_program);
+    auto settings =
+        llama_server::parse_settings(plugin_common::config_values(config_json), host_find_program);
     *out = new ge_instance(model_name ? model_name : "", std::move(settings));
     return GE_OK;
 } catch (const llama_server::SettingsError& e) {
@@ -197,21 +183,7 @@ int32_t target(ge_instance* instance, const ge_spawn_context_t* context, ge_targ
 }
 
 int32_t on_exit(ge_instance* instance, const ge_exit_info_t* info, ge_exit_decision_t* out) try {
-    llama_server::ChildExit exit;
-    exit.exit_code = info->exit_code;
-    exit.signal = info->signal;
-    exit.was_ready = info->was_ready;
-    exit.stopped_by_core = info->stopped_by_core;
-    // A 1.0 host does not say; it then never reports an exec failure as an exit.
-    exit.exec_failed = GE_HAS_FIELD(info, ge_exit_info_t, exec_failed) && info->exec_failed;
-    exit.ready_ms = info->ready_ms;
-    exit.now_ms = info->now_ms;
-    exit.stderr_tail = info->stderr_tail ? info->stderr_tail : "";
-    exit.core_reason = info->core_reason ? info->core_reason : "";
-    auto decision = instance->policy.on_exit(exit);
-    out->action = decision.restart ? GE_EXIT_RESTART : GE_EXIT_GIVE_UP;
-    out->delay_ms = decision.delay_ms;
-    std::snprintf(out->reason, sizeof out->reason, "%s", decision.reason.c_str());
+    plugin_common::write_decision(instance->policy.on_exit(plugin_common::child_exit(*info)), out);
     return GE_OK;
 } catch (...) {
     return GE_ERR_INTERNAL;

@@ -1,48 +1,29 @@
-// What to do when llama-server exits: exponential backoff with jitter, a budget of restarts per
-// window that a stable run refills, and few retries for a model that will not load.
+// What to do when llama-server exits: the shared restart policy (plugins/common), with
+// llama-server's words for a model that will not load.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <random>
 #include <string>
 
+#include "common/restart_policy.hpp"
 #include "settings.hpp"
 
 namespace llama_server {
 
-struct ChildExit {
-    int exit_code = -1;
-    int signal = 0;
-    bool was_ready = false;
-    bool stopped_by_core = false;
-    bool exec_failed = false;  // the program could not be run at all
-    uint64_t ready_ms = 0;
-    uint64_t now_ms = 0;
-    std::string stderr_tail;
-    std::string core_reason;
-};
+using plugin_common::ChildExit;
+using plugin_common::Decision;
 
-struct Decision {
-    bool restart = false;
-    uint32_t delay_ms = 0;
-    std::string reason;
-};
+// The stderr lines that explain an exit, and what counts as a load error.
+const plugin_common::ExitVocabulary& exit_vocabulary();
 
 // "exited with code 1 while loading: failed to load model"
 std::string describe_exit(const ChildExit& exit);
 
-class RestartPolicy {
+class RestartPolicy : public plugin_common::RestartPolicy {
   public:
-    explicit RestartPolicy(RestartSettings settings, uint32_t seed = std::random_device{}());
-    Decision on_exit(const ChildExit& exit);
-
-  private:
-    RestartSettings settings_;
-    std::mt19937 random_;
-    std::deque<uint64_t> restarts_;  // when each restart in the window was granted
-    int attempt_ = 0;                // consecutive restarts: the backoff exponent
-    int load_errors_ = 0;
+    explicit RestartPolicy(RestartSettings settings, uint32_t seed = std::random_device{}())
+        : plugin_common::RestartPolicy(settings, exit_vocabulary(), seed) {}
 };
 
 }  // namespace llama_server

@@ -4,28 +4,18 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "common/restart_settings.hpp"
+#include "common/settings_error.hpp"
 
 namespace llama_server {
 
 // A config key is wrong. `key` is relative to models.<name>. (e.g. "llama_server.model").
-struct SettingsError : std::runtime_error {
-    SettingsError(std::string key, const std::string& message)
-        : std::runtime_error(message), key(std::move(key)) {}
-    std::string key;
-};
-
-struct RestartSettings {
-    double initial_delay_s = 0.5;
-    double max_delay_s = 30;
-    int max_retries = 5;  // restarts allowed within `window_s`
-    double window_s = 300;
-    double stable_after_s = 60;  // ready this long: the budget starts over
-    int load_error_retries = 2;  // a model that will not load is a config problem, not a crash
-    double jitter = 0.2;         // +/- fraction of each delay
-};
+using plugin_common::SettingsError;
+// The restart.* keys, shared with the other backends.
+using plugin_common::RestartSettings;
 
 struct Settings {
     std::string binary = "llama-server";  // resolved to an absolute path by `parse`

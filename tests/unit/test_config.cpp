@@ -18,6 +18,7 @@ using gradatum::ConfigError;
 using gradatum::ConfigFileError;
 using gradatum::EngineConfig;
 using gradatum::load_config;
+using gradatum::ModelSettings;
 
 namespace {
 
@@ -517,13 +518,30 @@ TEST_CASE("every key commented out in the .properties example is a valid key", "
     CHECK(c.log_format == "json");
     CHECK(c.server.api_keys ==
           std::vector<std::string>{"change-me-1", "change-me-2", "change-me-3"});
-    REQUIRE(c.models.size() == 1);
-    CHECK(c.models[0].backend_config.at("llama_server.api_key") == "change-me");
+    // "chat" (llama_server) and "other" (the command backend's keys).
+    REQUIRE(c.models.size() == 2);
+    auto model = [&](const std::string& name) -> const ModelSettings& {
+        for (const auto& m : c.models) {
+            if (m.name == name) return m;
+        }
+        FAIL("no model " << name);
+        throw std::logic_error("not reached");
+    };
+    const ModelSettings& chat = model("chat");
+    CHECK(chat.backend_config.at("llama_server.api_key") == "change-me");
     // The many-models keys are the core's: none reaches the plugin.
-    CHECK(c.models[0].group == "gpu");
-    CHECK(c.models[0].listen.has_value());
-    CHECK(c.models[0].backend_config.count("aliases") == 0);
-    CHECK(c.models[0].backend_config.count("liveness.generate") == 0);
+    CHECK(chat.group == "gpu");
+    CHECK(chat.listen.has_value());
+    CHECK(chat.backend_config.count("aliases") == 0);
+    CHECK(chat.backend_config.count("liveness.generate") == 0);
+    const ModelSettings& other = model("other");
+    CHECK(other.backend == "command");
+    for (const char* key :
+         {"command.argv", "command.workdir", "command.port_env", "command.key_env",
+          "command.env.PYTHONUNBUFFERED", "command.health_path", "command.ready_status",
+          "command.header.X-Extra"}) {
+        CHECK(other.backend_config.count(key) == 1);
+    }
     REQUIRE(c.groups.size() == 1);
     CHECK(c.groups[0].exclusive);
 }

@@ -1,11 +1,11 @@
-#include "secret.hpp"
+#include "common/random_key.hpp"
 
 #include <sys/random.h>
 
 #include <cerrno>
 #include <system_error>
 
-namespace llama_server {
+namespace plugin_common {
 
 std::string random_key() {
     unsigned char bytes[kSpawnKeyBytes];
@@ -28,4 +28,4 @@ std::string random_key() {
     return key;
 }
 
-}  // namespace llama_server
+}  // namespace plugin_common
