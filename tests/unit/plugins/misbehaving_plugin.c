@@ -1,12 +1,13 @@
 /*
  * A backend plugin that misbehaves on request, for the isolation tests: it crashes (a real
- * SIGSEGV, through a NULL pointer the compiler cannot see) or sleeps in the callback its config
+ * SIGSEGV, at an unmapped address the compiler cannot see) or sleeps in the callback its config
  * names. Otherwise it runs misbehave.binary with misbehave.args and --host/--port, like the
  * example plugin. Keys (all optional):
  *   misbehave.crash_in  = create | spawn_spec | target | probe_request | probe_verdict | on_exit
  *   misbehave.sleep_in  = the same names;  misbehave.sleep_ms = how long (default 1500)
  *   misbehave.binary    = the program (default /bin/true);  misbehave.args = its arguments
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,8 +33,10 @@ struct ge_instance {
 
 static void misbehave(const ge_instance* self, const char* callback) {
     if (strcmp(self->crash_in, callback) == 0) {
-        int* volatile nowhere = NULL;
-        *nowhere = 1;
+        /* A real fault at an unmapped address: not NULL, which UBSan would catch first, and
+         * volatile, so the compiler cannot turn it into a trap instruction. */
+        volatile uintptr_t nowhere = 16;
+        *(volatile int*)nowhere = 1;
     }
     if (strcmp(self->sleep_in, callback) == 0) {
         struct timespec wait = {self->sleep_ms / 1000, (self->sleep_ms % 1000) * 1000000L};
