@@ -24,6 +24,7 @@
 #include "gradatum/version.hpp"
 #include "logging/logging.hpp"
 #include "ops/sd_notify.hpp"
+#include "plugin/fatal_signal_report.hpp"
 #include "supervisor/model_supervisor.hpp"
 
 namespace {
@@ -104,6 +105,10 @@ class EngineApp : public Poco::Util::ServerApplication {
     }
 
     int main(const std::vector<std::string>& args) override {
+        // A crash (in a plugin or not) says so on stderr, naming the plugin and callback it was
+        // in. Installed here, after Poco's Application constructor installed its own handler
+        // for SIGSEGV/SIGBUS/SIGILL (Poco::SignalHandler), which aborts without a word.
+        gradatum::install_fatal_signal_report();
         if (help_) {
             Poco::Util::HelpFormatter help(options());
             help.setCommand(commandName());

@@ -22,12 +22,17 @@ root=$work/root
 dpkg-deb -x "$deb" "$root"
 for f in usr/bin/gradatum-engine usr/lib/gradatum-engine/plugins/llama_server.so \
   usr/lib/gradatum-engine/plugins/command.so \
-  usr/include/gradatum/plugin_abi.h usr/share/gradatum-engine/examples/gradatum-engine.properties \
+  usr/include/gradatum/plugin_abi.h usr/include/gradatum/plugin_helpers.h \
+  usr/lib/cmake/GradatumEngine/GradatumEngineConfig.cmake \
+  usr/lib/pkgconfig/gradatum-engine-plugin.pc usr/share/gradatum-engine/examples/c_plugin/Makefile \
+  usr/share/gradatum-engine/examples/gradatum-engine.properties \
   usr/share/gradatum-engine/examples/gradatum-engine.ini \
   usr/share/gradatum-engine/examples/gradatum-engine-multi.ini \
   usr/lib/systemd/system/gradatum-engine.service usr/share/man/man1/gradatum-engine.1; do
   [[ -e $root/$f ]] || fail "missing $f in the package"
 done
+# The SDK's pkg-config file names the installed paths, not the staging area.
+grep -qx 'prefix=/usr' "$root/usr/lib/pkgconfig/gradatum-engine-plugin.pc" || fail ".pc prefix not /usr"
 grep -qx 'Type=notify' "$root/usr/lib/systemd/system/gradatum-engine.service" || fail "unit not Type=notify"
 grep -qx 'ExecStart=/usr/bin/gradatum-engine --config /etc/gradatum-engine/engine.properties' \
   "$root/usr/lib/systemd/system/gradatum-engine.service" || fail "unit ExecStart not /usr/bin"

@@ -15,7 +15,8 @@
 namespace ge_test {
 
 Engine::Engine(const std::string& config, const std::string& extension,
-               std::vector<std::string> extra_args, std::vector<std::string> launcher) {
+               std::vector<std::string> extra_args, std::vector<std::string> launcher,
+               const std::string& plugins) {
     port_ = free_port();
     std::string text = config;
     // The harness owns the listen address so that tests can run side by side.
@@ -24,7 +25,8 @@ Engine::Engine(const std::string& config, const std::string& extension,
     config_path_ = dir_.write("engine." + extension, text);
     gradatum::SpawnSpec spec;
     spec.program = engine_binary();
-    spec.argv = {engine_binary(), "--config", config_path_, "--plugin-dir", plugin_dir()};
+    spec.argv = {engine_binary(), "--config", config_path_, "--plugin-dir",
+                 plugins.empty() ? plugin_dir() : plugins};
     spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
     if (!launcher.empty()) {
         spec.program = launcher.front();
@@ -136,10 +138,10 @@ int Engine::stop(int sig, std::chrono::milliseconds timeout) {
 }
 
 int run_engine_once(const std::string& config, const std::string& extension, std::string& output,
-                    std::vector<std::string> extra_args) {
+                    std::vector<std::string> extra_args, const std::string& plugins) {
     int code;
     {
-        Engine engine(config, extension, std::move(extra_args));
+        Engine engine(config, extension, std::move(extra_args), {}, plugins);
         code = engine.wait_exit(30s);
         engine.drain_output();
         output = engine.log();

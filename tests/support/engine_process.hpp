@@ -22,9 +22,10 @@ class Engine {
     // `config` is the file content; `extension` picks the format. A .properties config without
     // server.listen gets one on a free port (port()).
     // `launcher`: a program that execs the engine (e.g. {"nohup"}).
+    // `plugins`: its --plugin-dir; empty: the build's plugin directory.
     explicit Engine(const std::string& config, const std::string& extension = "properties",
                     std::vector<std::string> extra_args = {},
-                    std::vector<std::string> launcher = {});
+                    std::vector<std::string> launcher = {}, const std::string& plugins = "");
     ~Engine();  // resumes the output, SIGKILLs the engine's process group if it still runs
 
     // Waits until GET /health answers `status`; false on timeout or if the engine exited.
@@ -73,9 +74,10 @@ class Engine {
     std::unique_ptr<gradatum::ChildProcess> child_;
 };
 
-// Runs the engine with a config until it exits; for startup errors. Returns the exit code.
+// Runs the engine with a config until it exits; for startup errors. Returns the exit code
+// (128 + the signal that killed it). `plugins` as for Engine.
 int run_engine_once(const std::string& config, const std::string& extension, std::string& output,
-                    std::vector<std::string> extra_args = {});
+                    std::vector<std::string> extra_args = {}, const std::string& plugins = "");
 
 // Runs the engine binary with exactly these arguments until it exits. Returns the exit code.
 int run_engine_args(const std::vector<std::string>& args, std::string& output);

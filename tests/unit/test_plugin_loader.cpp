@@ -1,5 +1,7 @@
 // Plugin loading and ABI checks, the engine's check that every model has its plugin, and the
 // llama_server plugin's config errors as the core reports them.
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -7,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,8 @@ const std::string kNoEntry = kTestPlugins + "/test_no_entry.so";
 const std::string kUndefined = kTestPlugins + "/test_undefined.so";
 const std::string kBackendV11 = kTestPlugins + "/test_backend_v11.so";
 const std::string kBackendNoGen = kTestPlugins + "/test_backend_no_gen.so";
+const std::string kAbi10 = kTestPlugins + "/test_abi_1_0.so";
+const std::string kMisbehaving = kTestPlugins + "/test_misbehaving.so";
 
 // Copies a built plugin into `dir` under `name`; a copy is a separate library to dlopen.
 std::string copy_plugin(const std::string& from, const TempDir& dir, const std::string& name) {
@@ -118,6 +123,54 @@ TEST_CASE("a 1.1 backend plugin without generation_probe_request still loads and
     CHECK(instance.probe_verdict(200, "") == gradatum::ProbeVerdict::ready);
 }
 
+TEST_CASE("a backend plugin built against the frozen ABI 1.0 header loads and runs",
+          "[plugin][backend][abi]") {
+    PluginRegistry registry(
+        {{"models.old.old.binary", "/bin/sh"}, {"models.old.old.model", "/m.gguf"}});
+    REQUIRE(registry.load_file(kAbi10));
+    CHECK(registry.refusals().empty());
+    const Plugin* p = registry.find("test_abi_1_0");
+    REQUIRE(p != nullptr);
+    REQUIRE(p->backend != nullptr);
+    CHECK(p->abi_major == 1);
+    CHECK(p->abi_minor == 0);
+    CHECK(p->version == "1.0.0");
+    // A 1.0 factory ends at on_exit.
+    CHECK(p->backend->struct_size == offsetof(ge_backend_factory_t, generation_probe_request));
+
+    gradatum::ModelSettings model;
+    model.name = "old";
+    model.backend = "test_abi_1_0";
+    BackendInstance instance(*p, model, "cfg.ini");
+    CHECK_FALSE(instance.has_generation_probe());
+    // The plugin refuses any host struct smaller than its own: these calls prove the host's are
+    // at least as large, and that the fields it left alone read as empty.
+    gradatum::SpawnSpec spec = instance.spawn_spec("127.0.0.1", 8123);
+    CHECK(spec.program == "/bin/sh");
+    CHECK(spec.argv ==
+          Strings{"/bin/sh", "--model", "/m.gguf", "--host", "127.0.0.1", "--port", "8123"});
+    CHECK(spec.env.empty());
+    CHECK(spec.workdir.empty());
+    gradatum::Target target = instance.target("127.0.0.1", 8123);
+    CHECK(target.host == "127.0.0.1");
+    CHECK(target.port == 8123);
+    CHECK(target.headers.empty());
+    gradatum::ProbeRequest probe = instance.probe_request();
+    CHECK(probe.method == "GET");
+    CHECK(probe.path == "/health");
+    CHECK(probe.body.empty());  // the 1.2 fields, unknown to it, stay zero
+    CHECK(probe.headers.empty());
+    CHECK(instance.probe_verdict(200, "") == gradatum::ProbeVerdict::ready);
+    CHECK(instance.probe_verdict(503, "") == gradatum::ProbeVerdict::loading);
+    // exec_failed (1.1) is past the end of the plugin's ge_exit_info_t: it reads what it knows.
+    gradatum::ExitInfo exit;
+    exit.exit_code = 127;
+    exit.exec_failed = true;
+    gradatum::ExitDecision decision = instance.on_exit(exit);
+    CHECK_FALSE(decision.restart);
+    CHECK(decision.reason == "1.0 plugin: exit code 127, signal 0, never ready");
+}
+
 TEST_CASE("a 1.2 backend plugin may leave generation_probe_request NULL", "[plugin][backend]") {
     PluginRegistry registry;
     REQUIRE(registry.load_file(kBackendNoGen));
@@ -159,6 +212,52 @@ TEST_CASE("liveness.generate needs a plugin with a generation probe", "[plugin][
               kEngineAbi +
               ") offers no generation probe (generation_probe_request, ABI 1.2); set it to false "
               "or use a plugin that has one");
+}
+
+namespace {
+
+// Catches what spdlog's default logger writes while it lives.
+class LogCapture {
+  public:
+    LogCapture()
+        : previous_(spdlog::default_logger()),
+          sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(text_)) {
+        spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink_));
+    }
+    ~LogCapture() { spdlog::set_default_logger(previous_); }
+    // Call when no other thread logs any more: the watch logs under its lock, which the
+    // returning call took after it.
+    std::string text() const { return text_.str(); }
+
+  private:
+    std::shared_ptr<spdlog::logger> previous_;
+    std::ostringstream text_;
+    std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+};
+
+}  // namespace
+
+TEST_CASE("a plugin call slower than the limit is logged, while it blocks and when it returns",
+          "[plugin][backend][isolation]") {
+    PluginRegistry registry;
+    REQUIRE(registry.load_file(kMisbehaving));
+    gradatum::ModelSettings model;
+    model.name = "slow";
+    model.backend = "test_misbehaving";
+    model.backend_config = {{"misbehave.sleep_in", "probe_request"},
+                            {"misbehave.sleep_ms", "1300"}};
+    BackendInstance instance(*registry.find("test_misbehaving"), model, "cfg.ini");
+    LogCapture log;
+    instance.target("127.0.0.1", 1);  // fast: nothing logged
+    instance.probe_request();
+    const std::string call = "plugin test_misbehaving 9.8.7: probe_request for model slow";
+    std::string text = log.text();
+    CHECK_THAT(text, Catch::Contains(call + " has not returned after 1") &&
+                         Catch::Contains(" ms (limit 1000 ms)"));
+    CHECK_THAT(text, Catch::Contains(call + " took 1"));
+    CHECK_THAT(text, !Catch::Contains("target"));
+    // The one that blocked is reported first, by the watch.
+    CHECK(text.find("has not returned") < text.find(" took "));
 }
 
 TEST_CASE("the host API a plugin gets", "[plugin]") {

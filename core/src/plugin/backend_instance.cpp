@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "plugin/backend_instance.hpp"
+#include "plugin/plugin_call.hpp"
 #include "plugin/plugin_registry.hpp"
 
 namespace gradatum {
@@ -59,6 +60,7 @@ BackendInstance::BackendInstance(const Plugin& plugin, const ModelSettings& mode
     nlohmann::json config = nlohmann::json::object();
     for (const auto& [key, value] : model.backend_config) config[key] = value;
     ge_error error{};
+    PluginCall call(plugin_, "create", &model_name_);
     int32_t status =
         plugin_.backend->create(model.name.c_str(), config.dump().c_str(), &instance_, &error);
     if (status != GE_OK || !instance_) {
@@ -74,7 +76,9 @@ BackendInstance::BackendInstance(const Plugin& plugin, const ModelSettings& mode
 }
 
 BackendInstance::~BackendInstance() {
-    if (instance_) plugin_.backend->destroy(instance_);
+    if (!instance_) return;
+    PluginCall call(plugin_, "destroy", &model_name_);
+    plugin_.backend->destroy(instance_);
 }
 
 const std::string& BackendInstance::plugin_id() const {
@@ -87,6 +91,7 @@ SpawnSpec BackendInstance::spawn_spec(const std::string& host, uint16_t port) {
     context.port = port;
     auto out = zeroed<ge_spawn_spec_t>();
     ge_error error{};
+    PluginCall call(plugin_, "spawn_spec", &model_name_);
     if (plugin_.backend->spawn_spec(instance_, &context, &out, &error) != GE_OK) {
         throw BackendError("plugin " + plugin_.id + " gave no spawn spec for model " + model_name_ +
                            ": " + bounded(error.message, sizeof error.message));
@@ -105,6 +110,7 @@ Target BackendInstance::target(const std::string& host, uint16_t port) {
     context.port = port;
     auto out = zeroed<ge_target_t>();
     ge_error error{};
+    PluginCall call(plugin_, "target", &model_name_);
     if (plugin_.backend->target(instance_, &context, &out, &error) != GE_OK) {
         throw BackendError("plugin " + plugin_.id + " gave no target for model " + model_name_ +
                            ": " + bounded(error.message, sizeof error.message));
@@ -121,6 +127,7 @@ Target BackendInstance::target(const std::string& host, uint16_t port) {
 ProbeRequest BackendInstance::probe_request() {
     auto out = zeroed<ge_probe_request_t>();
     ge_error error{};
+    PluginCall call(plugin_, "probe_request", &model_name_);
     if (plugin_.backend->probe_request(instance_, &out, &error) != GE_OK) {
         throw BackendError("plugin " + plugin_.id + " gave no probe for model " + model_name_ +
                            ": " + bounded(error.message, sizeof error.message));
@@ -138,6 +145,7 @@ std::optional<ProbeRequest> BackendInstance::generation_probe_request() {
     if (!has_generation_probe()) return std::nullopt;
     auto out = zeroed<ge_probe_request_t>();
     ge_error error{};
+    PluginCall call(plugin_, "generation_probe_request", &model_name_);
     if (plugin_.backend->generation_probe_request(instance_, &out, &error) != GE_OK) {
         throw BackendError("plugin " + plugin_.id + " gave no generation probe for model " +
                            model_name_ + ": " + bounded(error.message, sizeof error.message));
@@ -150,6 +158,7 @@ ProbeVerdict BackendInstance::probe_verdict(int status, const std::string& body)
     result.status = status;
     result.body = body.data();
     result.body_len = body.size();
+    PluginCall call(plugin_, "probe_verdict", &model_name_);
     switch (plugin_.backend->probe_verdict(instance_, &result)) {
         case GE_PROBE_READY:
             return ProbeVerdict::ready;
@@ -174,6 +183,7 @@ ExitDecision BackendInstance::on_exit(const ExitInfo& info) {
     in.core_reason = info.core_reason.c_str();
     auto out = zeroed<ge_exit_decision_t>();
     ExitDecision decision;
+    PluginCall call(plugin_, "on_exit", &model_name_);
     if (plugin_.backend->on_exit(instance_, &in, &out) != GE_OK) {
         decision.reason = "plugin " + plugin_.id + " failed to decide; giving up";
         return decision;

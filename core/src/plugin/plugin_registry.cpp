@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "plugin/plugin_call.hpp"
 #include "process/program_lookup.hpp"
 
 namespace gradatum {
@@ -81,6 +82,12 @@ int64_t host_find_program(void*, const char* program, char* buffer, size_t capac
     return copy_out(*found, buffer, capacity);
 }
 
+void deinit(const Plugin& plugin) {
+    if (!plugin.entry->deinit) return;
+    PluginCall call(plugin, "deinit");
+    plugin.entry->deinit();
+}
+
 std::string version_text(uint16_t major, uint16_t minor) {
     return std::to_string(major) + "." + std::to_string(minor);
 }
@@ -93,9 +100,7 @@ PluginRegistry::PluginRegistry(std::map<std::string, std::string> config_values)
 }
 
 PluginRegistry::~PluginRegistry() {
-    for (auto& loaded : loaded_) {
-        if (loaded->plugin.entry->deinit) loaded->plugin.entry->deinit();
-    }
+    for (auto& loaded : loaded_) deinit(loaded->plugin);
 }
 
 void PluginRegistry::load_directory(const std::string& dir) {
@@ -172,20 +177,29 @@ bool PluginRegistry::load_file(const std::string& path) {
     context.api.find_program = host_find_program;
 
     ge_error error{};
-    if (entry->init(&context.api, &error) != GE_OK) {
+    int32_t status;
+    {
+        PluginCall call(plugin, "init");
+        status = entry->init(&context.api, &error);
+    }
+    if (status != GE_OK) {
         return refuse("init failed: " +
                       std::string(error.message, strnlen(error.message, sizeof error.message)));
     }
-    auto* backend =
-        static_cast<const ge_backend_factory_t*>(entry->get_factory(GE_BACKEND_FACTORY_ID));
+    const ge_backend_factory_t* backend;
+    {
+        PluginCall call(plugin, "get_factory");
+        backend =
+            static_cast<const ge_backend_factory_t*>(entry->get_factory(GE_BACKEND_FACTORY_ID));
+    }
     if (backend && !GE_HAS_FIELD(backend, ge_backend_factory_t, on_exit)) {
-        if (entry->deinit) entry->deinit();
+        deinit(plugin);
         return refuse("backend factory too small for ABI " + engine_abi);
     }
     if (backend &&
         (!backend->create || !backend->destroy || !backend->spawn_spec || !backend->probe_request ||
          !backend->probe_verdict || !backend->target || !backend->on_exit)) {
-        if (entry->deinit) entry->deinit();
+        deinit(plugin);
         // Only the functions added since 1.0 (generation_probe_request) may be NULL.
         return refuse("backend factory has a NULL function (every ABI 1.0 function is required)");
     }
