@@ -21,6 +21,7 @@ done
 root=$work/root
 dpkg-deb -x "$deb" "$root"
 for f in usr/bin/gradatum-engine usr/lib/gradatum-engine/plugins/llama_server.so \
+  usr/lib/gradatum-engine/plugins/remote.so \
   usr/include/gradatum/plugin_abi.h usr/share/gradatum-engine/examples/gradatum-engine.properties \
   usr/share/gradatum-engine/examples/gradatum-engine.ini \
   usr/share/gradatum-engine/examples/gradatum-engine-multi.ini \

@@ -331,7 +331,8 @@ TEST_CASE("the engine refuses a model whose backend plugin is not loaded", "[plu
         CHECK(engine_error(config, GE_LLAMA_SERVER_PLUGIN_DIR) ==
               file +
                   ": models.qwen.backend: model 'qwen' needs backend plugin 'llama_srv', which "
-                  "is not loaded from " GE_LLAMA_SERVER_PLUGIN_DIR " (loaded: llama_server)");
+                  "is not loaded from " GE_LLAMA_SERVER_PLUGIN_DIR
+                  " (loaded: llama_server, remote)");
     }
     SECTION("empty plugin directory") {
         TempDir plugins;
