@@ -517,13 +517,21 @@ TEST_CASE("every key commented out in the .properties example is a valid key", "
     CHECK(c.log_format == "json");
     CHECK(c.server.api_keys ==
           std::vector<std::string>{"change-me-1", "change-me-2", "change-me-3"});
-    REQUIRE(c.models.size() == 1);
-    CHECK(c.models[0].backend_config.at("llama_server.api_key") == "change-me");
+    // "chat" (llama_server) and "big" (a remote target), sorted by name.
+    REQUIRE(c.models.size() == 2);
+    const auto& big = c.models[0];
+    const auto& chat = c.models[1];
+    REQUIRE(chat.name == "chat");
+    CHECK(chat.backend_config.at("llama_server.api_key") == "change-me");
     // The many-models keys are the core's: none reaches the plugin.
-    CHECK(c.models[0].group == "gpu");
-    CHECK(c.models[0].listen.has_value());
-    CHECK(c.models[0].backend_config.count("aliases") == 0);
-    CHECK(c.models[0].backend_config.count("liveness.generate") == 0);
+    CHECK(chat.group == "gpu");
+    CHECK(chat.listen.has_value());
+    CHECK(chat.backend_config.count("aliases") == 0);
+    CHECK(chat.backend_config.count("liveness.generate") == 0);
+    REQUIRE(big.name == "big");
+    CHECK(big.backend == "remote");
+    CHECK(big.backend_config.at("remote.url") == "http://192.168.1.30:8080");
+    CHECK(big.backend_config.size() == 5);  // url, health_path, api_key, retry_interval, retry_max
     REQUIRE(c.groups.size() == 1);
     CHECK(c.groups[0].exclusive);
 }
