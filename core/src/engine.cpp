@@ -170,7 +170,8 @@ std::vector<std::string> Engine::model_names() const {
 std::vector<std::string> Engine::autostart_model_names() const {
     std::vector<std::string> names;
     for (const auto& [name, m] : models_) {
-        if (m->settings().autostart) names.push_back(name);
+        // READY=1 waits for what the engine loads: a remote target has nothing to load.
+        if (m->settings().autostart && m->has_process()) names.push_back(name);
     }
     return names;
 }

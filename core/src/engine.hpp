@@ -47,7 +47,8 @@ class Engine {
     // Told of every model state change (see ModelSupervisor::set_state_observer). Before start().
     void set_state_observer(StateObserver observer);
     std::vector<std::string> model_names() const;
-    // The models started with the engine (systemd's READY=1 waits for these only).
+    // The models started with the engine that have a process (systemd's READY=1 waits for
+    // these only; a remote target has nothing to load).
     std::vector<std::string> autostart_model_names() const;
 
     // Binds the listeners (throws ListenError), then starts the models.

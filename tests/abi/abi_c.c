@@ -30,10 +30,16 @@ _Static_assert(offsetof(ge_probe_request_t, header_count) >
 _Static_assert(offsetof(ge_backend_factory_t, generation_probe_request) >
                    offsetof(ge_backend_factory_t, on_exit),
                "factory: generation_probe_request after on_exit");
-_Static_assert(sizeof(ge_backend_factory_t) ==
+/* 1.3: capabilities comes right after generation_probe_request and ends the factory. */
+_Static_assert(GE_ABI_MINOR >= 3, "capabilities and GE_BACKEND_NO_PROCESS are ABI 1.3");
+_Static_assert(offsetof(ge_backend_factory_t, capabilities) ==
                    offsetof(ge_backend_factory_t, generation_probe_request) +
                        sizeof(((ge_backend_factory_t*)0)->generation_probe_request),
-               "factory: generation_probe_request is the last member");
+               "factory: capabilities right after generation_probe_request");
+_Static_assert(sizeof(ge_backend_factory_t) == offsetof(ge_backend_factory_t, capabilities) +
+                                                   sizeof(((ge_backend_factory_t*)0)->capabilities),
+               "factory: capabilities is the last member");
+_Static_assert(GE_BACKEND_NO_PROCESS == 1u, "capability flags are fixed once published");
 
 static int failures = 0;
 
@@ -97,6 +103,18 @@ int main(void) {
     /* The names a plugin and the host agree on. */
     CHECK(strcmp(GE_PLUGIN_ENTRY_SYMBOL, "ge_plugin_entry") == 0);
     CHECK(strcmp(GE_BACKEND_FACTORY_ID, "ge.backend/1") == 0);
+
+    /* 1.3: a factory that ends before capabilities (1.0-1.2) has a process per load. */
+    {
+        ge_backend_factory_t factory;
+        memset(&factory, 0, sizeof factory);
+        factory.struct_size = (uint32_t)offsetof(ge_backend_factory_t, capabilities);
+        CHECK(GE_HAS_FIELD(&factory, ge_backend_factory_t, generation_probe_request));
+        CHECK(!GE_HAS_FIELD(&factory, ge_backend_factory_t, capabilities));
+        factory.struct_size = (uint32_t)sizeof factory;
+        CHECK(GE_HAS_FIELD(&factory, ge_backend_factory_t, capabilities));
+        CHECK(factory.capabilities == NULL); /* zero-filled: NULL, no flags */
+    }
 
     /* A zero-filled output struct reads as the defaults the ABI promises. */
     ge_exit_decision_t decision;

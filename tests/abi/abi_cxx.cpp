@@ -60,6 +60,10 @@ int32_t generation_probe_request(ge_instance*, ge_probe_request_t* out, ge_error
     return GE_OK;
 }
 
+uint32_t capabilities(ge_instance*) {
+    return GE_BACKEND_NO_PROCESS;
+}
+
 // The factory's members in declaration order: a reorder in the header breaks this build.
 const ge_backend_factory_t kFactory = {sizeof(ge_backend_factory_t),
                                        create,
@@ -69,7 +73,8 @@ const ge_backend_factory_t kFactory = {sizeof(ge_backend_factory_t),
                                        probe_verdict,
                                        target,
                                        on_exit,
-                                       generation_probe_request};
+                                       generation_probe_request,
+                                       capabilities};
 
 }  // namespace
 
@@ -128,6 +133,17 @@ int main() {
     probe.struct_size = static_cast<uint32_t>(offsetof(ge_probe_request_t, body));
     CHECK(factory->generation_probe_request(instance, &probe, &error) == GE_ERR_INVALID);
     CHECK(probe.body == nullptr);
+
+    // ABI 1.3: a 1.2 factory ends right after generation_probe_request: no capabilities, so a
+    // process per load.
+    CHECK(GE_HAS_FIELD(factory, ge_backend_factory_t, capabilities));
+    CHECK(factory->capabilities(instance) == GE_BACKEND_NO_PROCESS);
+    ge_backend_factory_t v12 = kFactory;
+    v12.struct_size =
+        static_cast<uint32_t>(offsetof(ge_backend_factory_t, generation_probe_request) +
+                              sizeof v12.generation_probe_request);
+    CHECK(GE_HAS_FIELD(&v12, ge_backend_factory_t, generation_probe_request));
+    CHECK(!GE_HAS_FIELD(&v12, ge_backend_factory_t, capabilities));
 
     CHECK(std::strcmp(GE_PLUGIN_ENTRY_SYMBOL, "ge_plugin_entry") == 0);
     CHECK(std::strcmp(GE_BACKEND_FACTORY_ID, "ge.backend/1") == 0);

@@ -22,6 +22,7 @@ root=$work/root
 dpkg-deb -x "$deb" "$root"
 for f in usr/bin/gradatum-engine usr/lib/gradatum-engine/plugins/llama_server.so \
   usr/lib/gradatum-engine/plugins/command.so \
+  usr/lib/gradatum-engine/plugins/remote.so \
   usr/include/gradatum/plugin_abi.h usr/include/gradatum/plugin_helpers.h \
   usr/lib/cmake/GradatumEngine/GradatumEngineConfig.cmake \
   usr/lib/pkgconfig/gradatum-engine-plugin.pc usr/share/gradatum-engine/examples/c_plugin/Makefile \

@@ -14,6 +14,7 @@
 #include "notify_listener.hpp"  // NotifyListener: stands in for systemd's NOTIFY_SOCKET
 #include "proc_inspect.hpp"     // children_of, process_alive, wait_all_gone
 #include "real_parts.hpp"       // the real llama-server and the tiny model
+#include "server_process.hpp"   // ServerProcess, fake_remote: a remote target the test runs
 #include "shell.hpp"            // run_shell, shell_quote
 #include "sse_client.hpp"       // stream
 #include "temp_dir.hpp"         // TempDir

@@ -518,8 +518,8 @@ TEST_CASE("every key commented out in the .properties example is a valid key", "
     CHECK(c.log_format == "json");
     CHECK(c.server.api_keys ==
           std::vector<std::string>{"change-me-1", "change-me-2", "change-me-3"});
-    // "chat" (llama_server) and "other" (the command backend's keys).
-    REQUIRE(c.models.size() == 2);
+    // "chat" (llama_server), "other" (the command backend's keys) and "big" (a remote target).
+    REQUIRE(c.models.size() == 3);
     auto model = [&](const std::string& name) -> const ModelSettings& {
         for (const auto& m : c.models) {
             if (m.name == name) return m;
@@ -542,6 +542,10 @@ TEST_CASE("every key commented out in the .properties example is a valid key", "
           "command.header.X-Extra"}) {
         CHECK(other.backend_config.count(key) == 1);
     }
+    const ModelSettings& big = model("big");
+    CHECK(big.backend == "remote");
+    CHECK(big.backend_config.at("remote.url") == "http://192.168.1.30:8080");
+    CHECK(big.backend_config.size() == 5);  // url, health_path, api_key, retry_interval, retry_max
     REQUIRE(c.groups.size() == 1);
     CHECK(c.groups[0].exclusive);
 }

@@ -431,7 +431,7 @@ TEST_CASE("the engine refuses a model whose backend plugin is not loaded", "[plu
               file +
                   ": models.qwen.backend: model 'qwen' needs backend plugin 'llama_srv', which "
                   "is not loaded from " GE_LLAMA_SERVER_PLUGIN_DIR
-                  " (loaded: command, llama_server)");
+                  " (loaded: command, llama_server, remote)");
     }
     SECTION("empty plugin directory") {
         TempDir plugins;

@@ -4,7 +4,8 @@
  * Plugins decide, the core acts. A backend plugin turns a model's config into a spawn
  * specification, says how to probe readiness and how to read the probe's answer, names the
  * passthrough target and decides what follows when the child exits. The core forks/execs, polls,
- * proxies, streams and kills.
+ * proxies, streams and kills. Since ABI 1.3 a backend may also have no child at all
+ * (GE_BACKEND_NO_PROCESS): a server elsewhere that the core only probes and forwards to.
  *
  * Rules of this ABI:
  *  - C11, stdint/stddef/stdbool only. No C++ exception may cross it: plugins catch everything.
@@ -35,7 +36,7 @@ extern "C" {
 #endif
 
 #define GE_ABI_MAJOR 1
-#define GE_ABI_MINOR 2
+#define GE_ABI_MINOR 3
 
 /* Name of the one symbol every plugin exports. */
 #define GE_PLUGIN_ENTRY_SYMBOL "ge_plugin_entry"
@@ -99,7 +100,9 @@ typedef struct ge_host_api {
 /* Opaque per-model state of a plugin. */
 typedef struct ge_instance ge_instance;
 
-/* Where the core wants the child to listen. Filled by the host. */
+/* Where the core wants the child to listen. Filled by the host.
+ * For a GE_BACKEND_NO_PROCESS instance there is no child: `target` gets host "" and port 0, and
+ * names the server itself. */
 typedef struct ge_spawn_context {
     uint32_t struct_size;
     const char* host; /* e.g. "127.0.0.1" */
@@ -185,6 +188,18 @@ typedef struct ge_exit_info {
     bool exec_failed;
 } ge_exit_info_t;
 
+/* ABI 1.3: what an instance is, as flags returned by the factory's `capabilities`. */
+/* No process: the core never spawns or kills anything for this instance. It asks `target` (with
+ * host "" and port 0) and `probe_request` once per attempt, probes the target for readiness and
+ * liveness, and routes to it. `spawn_spec` is never called (it must still be set, as every 1.0
+ * function; it may fail). The host refuses a `ttl` for such a model and counts it against no
+ * max_running or exclusive group. When the target cannot be reached
+ * (readiness or liveness failed), `on_exit` is called as for a child stopped by the core
+ * (exit_code 0, signal 0, stopped_by_core true, core_reason says what failed, uptime_ms and
+ * ready_ms of that attempt): GE_EXIT_RESTART probes again after delay_ms (state backoff),
+ * GE_EXIT_GIVE_UP fails the model. */
+#define GE_BACKEND_NO_PROCESS 0x1u
+
 typedef enum ge_exit_action {
     GE_EXIT_RESTART = 0, /* start again after delay_ms */
     GE_EXIT_GIVE_UP = 1, /* the model is failed until the engine restarts */
@@ -234,6 +249,13 @@ typedef struct ge_backend_factory {
      * factory ends before it); the engine refuses liveness.generate for a plugin without it. */
     int32_t (*generation_probe_request)(ge_instance* instance, ge_probe_request_t* out,
                                         ge_error* error);
+
+    /* ABI 1.3, optional (NULL): the instance's GE_BACKEND_* flags; NULL (or a 1.0-1.2 factory,
+     * which ends before it) means 0: a child process per load. Called once per instance, right
+     * after `create`, so the answer may depend on the model's config. Return only flags that the
+     * host's ABI knows (ge_host_api_t.abi_minor): a host refuses the model when it sees a flag it
+     * does not know. A plugin that needs a flag an older host lacks refuses in `create`. */
+    uint32_t (*capabilities)(ge_instance* instance);
 } ge_backend_factory_t;
 
 /* ---------------------------------------------------------------- entry point */

@@ -2,6 +2,7 @@
 // plugin returns (its pointers are only valid until the next call), errors turned into exceptions.
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <cstring>
 
 #include "plugin/backend_instance.hpp"
@@ -24,6 +25,12 @@ std::string text(const char* s) {
     return s ? s : "";
 }
 
+std::string hex(uint32_t value) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%x", value);
+    return text;
+}
+
 std::string bounded(const char* s, size_t capacity) {
     return std::string(s, strnlen(s, capacity));
 }
@@ -43,6 +50,17 @@ ProbeRequest copy_probe(const ge_probe_request_t& out) {
 
 std::string abi_text(const Plugin& plugin) {
     return std::to_string(plugin.abi_major) + "." + std::to_string(plugin.abi_minor);
+}
+
+// The GE_BACKEND_* flags this host knows; any other bit is a plugin built for a newer ABI that
+// did not check the host's abi_minor, and may mean something this host would get wrong.
+constexpr uint32_t kKnownCapabilities = GE_BACKEND_NO_PROCESS;
+
+// The instance's flags (ABI 1.3). A 1.0-1.2 factory ends before the member: a process.
+uint32_t read_capabilities(const ge_backend_factory_t* backend, ge_instance* instance) {
+    if (!GE_HAS_FIELD(backend, ge_backend_factory_t, capabilities) || !backend->capabilities)
+        return 0;
+    return backend->capabilities(instance);
 }
 
 }  // namespace
@@ -72,6 +90,26 @@ BackendInstance::BackendInstance(const Plugin& plugin, const ModelSettings& mode
         throw ConfigError(config_error_text(
             config_file, key.empty() ? "models." + model.name : "models." + model.name + "." + key,
             message));
+    }
+    capabilities_ = read_capabilities(plugin_.backend, instance_);
+    // The instance is ours from here: the destructor does not run for a throwing constructor.
+    auto refuse = [&](const std::string& key, const std::string& message) {
+        plugin_.backend->destroy(instance_);
+        instance_ = nullptr;
+        throw ConfigError(
+            config_error_text(config_file, "models." + model.name + "." + key, message));
+    };
+    if (uint32_t unknown = capabilities_ & ~kKnownCapabilities) {
+        refuse("backend", "plugin " + plugin_.id + " " + plugin_.version + " (ABI " +
+                              abi_text(plugin_) + ") declares capability flags 0x" + hex(unknown) +
+                              " that this engine (ABI " + std::to_string(GE_ABI_MAJOR) + "." +
+                              std::to_string(GE_ABI_MINOR) +
+                              ") does not know; upgrade the engine or the plugin");
+    }
+    // No process, nothing to stop when idle: a ttl would only stop the probing.
+    if (!has_process() && model.ttl.count() > 0) {
+        refuse("ttl", "backend " + plugin_.id +
+                          " has no process to stop when idle (a remote target); remove the key");
     }
 }
 

@@ -24,7 +24,8 @@ class BackendError : public std::runtime_error {
 class BackendInstance {
   public:
     // Validates the model's backend config; throws ConfigError naming config_file and the key
-    // (also models.<name>.liveness.generate when the plugin offers no generation probe).
+    // (also models.<name>.liveness.generate when the plugin offers no generation probe, and
+    // models.<name>.ttl for an instance without a process).
     BackendInstance(const Plugin& plugin, const ModelSettings& model,
                     const std::string& config_file);
     ~BackendInstance();
@@ -39,6 +40,9 @@ class BackendInstance {
     bool has_generation_probe() const;
     ProbeVerdict probe_verdict(int status, const std::string& body);
     ExitDecision on_exit(const ExitInfo& info);
+    // False for an instance that declared GE_BACKEND_NO_PROCESS (ABI 1.3): a remote target that
+    // is probed and forwarded to, never spawned. Fixed for the instance's life.
+    bool has_process() const { return (capabilities_ & GE_BACKEND_NO_PROCESS) == 0; }
 
     const std::string& plugin_id() const;
 
@@ -46,6 +50,7 @@ class BackendInstance {
     const Plugin& plugin_;
     std::string model_name_;
     ge_instance* instance_ = nullptr;
+    uint32_t capabilities_ = 0;  // GE_BACKEND_* flags, read once after create
 };
 
 }  // namespace gradatum

@@ -24,6 +24,7 @@ nlohmann::json model_json(const ModelSupervisor& model, const Fleet& fleet) {
             {"autostart", model.settings().autostart},
             {"pid", s.pid},
             {"port", s.port},
+            {"remote", s.remote.empty() ? nlohmann::json() : nlohmann::json(s.remote)},
             {"uptime_s", static_cast<double>(s.uptime_ms) / 1000},
             {"starts", s.starts},
             {"restarts", s.restarts},

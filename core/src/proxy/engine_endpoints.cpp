@@ -25,6 +25,8 @@ void send_json(Poco::Net::HTTPServerResponse& response, const nlohmann::json& js
 void answer_health(const std::vector<ModelSupervisor*>& models,
                    Poco::Net::HTTPServerResponse& response) {
     for (auto* model : models) {
+        // A remote target's outage is not the engine's: its requests and /admin/models say it.
+        if (!model->has_process()) continue;
         ModelState state = model->state();
         if (state == ModelState::ready) continue;
         if (state != ModelState::failed && (!model->settings().autostart || !model->loaded()))

@@ -881,7 +881,11 @@ std::string upstream_request_head(const Poco::Net::HTTPServerRequest& request,
     head += ' ';
     head += request.getURI();
     head += " HTTP/1.1\r\nHost: ";
+    // An IPv6 literal (a remote target's) is bracketed, as in a URL.
+    const bool v6 = target.host.find(':') != std::string::npos;
+    if (v6) head += '[';
     head += target.host;
+    if (v6) head += ']';
     head += ':';
     head += std::to_string(target.port);
     head += "\r\n";

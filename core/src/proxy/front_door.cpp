@@ -54,6 +54,8 @@ RefusalAnswer refusal_answer(const ModelSupervisor& model, const Admission& admi
                     5};
         case Refusal::failed:
             return {errors::model_failed, name + " has failed: " + admission.failure};
+        case Refusal::unreachable:
+            return {errors::remote_unreachable, name + ": " + admission.failure, 5};
         case Refusal::not_loaded:
             return {errors::model_not_found, name + " is not available: " + admission.failure};
         case Refusal::queue_full:

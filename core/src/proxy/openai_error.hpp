@@ -34,6 +34,7 @@ inline constexpr ErrorKind model_restarting{503, "unavailable_error", "model_res
 inline constexpr ErrorKind too_many_waiting{503, "unavailable_error", "too_many_waiting"};
 inline constexpr ErrorKind model_failed{503, "unavailable_error", "model_failed"};
 inline constexpr ErrorKind model_no_room{503, "unavailable_error", "model_no_room"};
+inline constexpr ErrorKind remote_unreachable{503, "unavailable_error", "remote_unreachable"};
 inline constexpr ErrorKind model_start_timeout{503, "unavailable_error", "model_start_timeout"};
 inline constexpr ErrorKind shutting_down{503, "unavailable_error", "shutting_down"};
 inline constexpr ErrorKind upstream_timeout{504, "server_error", "upstream_timeout"};

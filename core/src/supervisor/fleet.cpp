@@ -109,13 +109,15 @@ std::shared_ptr<Fleet::Slot> Fleet::find(const ModelSupervisor& model) const {
 }
 
 // The models that must stop before `slot` may load: the running member of its exclusive group,
-// or, at server.max_running, every running model.
+// or, at server.max_running, every running model. A remote target (no process) takes no room and
+// is never in the way.
 std::vector<Fleet::Slot*> Fleet::in_the_way(const Slot& slot, const Slot* also) const {
+    if (!slot.model->has_process()) return {};
     std::vector<Slot*> group, running;
     const std::string& g = slot.model->settings().group;
     const bool exclusive = !g.empty() && settings_.exclusive_groups.count(g);
     for (const auto& other : slots_) {
-        if (other.get() == &slot) continue;
+        if (other.get() == &slot || !other->model->has_process()) continue;
         if (other.get() != also && !other->model->occupies_slot()) continue;
         running.push_back(other.get());
         if (exclusive && other->model->settings().group == g) group.push_back(other.get());
@@ -246,6 +248,10 @@ Fleet::Grant Fleet::acquire(ModelSupervisor& model, const WaitTick& tick) {
         Clock::time_point deadline = load_deadline;
         if (slot->loaded() && state == ModelState::failed) {
             return refuse(Refusal::failed, model.state_reason());
+        }
+        // A remote target found down: 503 at once, not a wait for a load it cannot speed up.
+        if (slot->loaded() && !model.has_process() && state == ModelState::backoff) {
+            return refuse(Refusal::unreachable, model.state_reason());
         }
         const bool may_admit = slot->loaded() && !slot->draining &&
                                (!slot->on_demand || model.ready_since_load()) &&

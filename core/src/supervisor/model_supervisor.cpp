@@ -10,13 +10,17 @@
 #include "process/child_process.hpp"
 #include "supervisor/child_port.hpp"
 #include "supervisor/http_probe.hpp"
+#include "supervisor/supervisor_clock.hpp"
 
 namespace gradatum {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using supervisor_clock::Clock;
+using supervisor_clock::monotonic_ms;
+using supervisor_clock::ms_since;
+using supervisor_clock::readiness_poll_interval;
 
 const std::string kChildHost = "127.0.0.1";
 // After SIGKILL: how long a child may take to be reaped before it counts as stuck.
@@ -29,24 +33,6 @@ constexpr milliseconds kExitNoticeGrace(1000);
 constexpr size_t kLogLines = 2000;
 
 using config_values::format_seconds;
-
-uint64_t monotonic_ms() {
-    return static_cast<uint64_t>(
-        std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count());
-}
-
-uint64_t ms_since(Clock::time_point start) {
-    return static_cast<uint64_t>(
-        std::chrono::duration_cast<milliseconds>(Clock::now() - start).count());
-}
-
-// Poll fast at first (a small model is ready in ~0.2 s), then back off for slow loads.
-milliseconds readiness_poll_interval(Clock::time_point spawned) {
-    auto elapsed = Clock::now() - spawned;
-    if (elapsed < std::chrono::seconds(2)) return milliseconds(20);
-    if (elapsed < std::chrono::seconds(10)) return milliseconds(100);
-    return milliseconds(250);
-}
 
 std::string shorten(const std::string& text, size_t max) {
     return text.size() <= max ? text : text.substr(0, max) + "...";
@@ -73,7 +59,9 @@ const char* to_string(ModelState state) {
 }
 
 ModelSupervisor::ModelSupervisor(ModelSettings settings, std::unique_ptr<BackendInstance> backend)
-    : settings_(std::move(settings)), backend_(std::move(backend)) {}
+    : settings_(std::move(settings)),
+      backend_(std::move(backend)),
+      has_process_(backend_->has_process()) {}
 
 ModelSupervisor::~ModelSupervisor() {
     request_stop();
@@ -136,6 +124,7 @@ bool ModelSupervisor::ready_since_load() const {
 }
 
 bool ModelSupervisor::occupies_slot() const {
+    if (!has_process_) return false;  // a remote target: nothing runs here
     std::lock_guard<std::mutex> lock(mutex_);
     if (loaded_) return state_ != ModelState::failed;
     return state_ != ModelState::stopped && state_ != ModelState::failed;
@@ -180,7 +169,7 @@ void ModelSupervisor::set_state(ModelState state, const std::string& reason) {
 void ModelSupervisor::wait_for_event(milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait_for(lock, timeout, [&] {
-        return stop_ || !loaded_ || load_epoch_ != running_epoch_ || !child_alive_;
+        return stop_ || !loaded_ || load_epoch_ != running_epoch_ || !child_alive_ || probe_now_;
     });
 }
 
@@ -190,11 +179,21 @@ Admission ModelSupervisor::admit(uint64_t after_generation) {
     auto serving = [&] {
         return state_ == ModelState::ready && child_alive_ && generation_ > after_generation;
     };
+    // A remote target found down: answered at once, it comes back only after its backoff.
+    auto unreachable = [&] { return !has_process_ && state_ == ModelState::backoff; };
     // Between two children of a model that has served before (stopping counts: the control
     // thread stops a hung or slow child on its way to a restart).
     auto restarting = [&] {
-        return ever_ready_ && !stop_ && loaded_ && state_ != ModelState::failed && !serving();
+        return ever_ready_ && !stop_ && loaded_ && state_ != ModelState::failed && !serving() &&
+               !unreachable();
     };
+    // The forwarder found a remote target gone: its liveness would notice only at the next
+    // interval, so probe it now (and the request waits as for a restart).
+    if (!has_process_ && after_generation != 0 && after_generation == generation_ &&
+        state_ == ModelState::ready) {
+        probe_now_ = true;
+        changed_.notify_all();
+    }
     if (restarting()) {
         // Waiting requests hold request threads: past the cap they are answered at once, so
         // that /health and the other models keep their threads.
@@ -220,6 +219,9 @@ Admission ModelSupervisor::admit(uint64_t after_generation) {
     } else if (state_ == ModelState::failed) {
         admission.refusal = Refusal::failed;
         admission.failure = reason_;
+    } else if (unreachable()) {
+        admission.refusal = Refusal::unreachable;
+        admission.failure = reason_;
     } else if (ever_ready_) {
         admission.refusal = Refusal::restart_timeout;
     } else {
@@ -235,6 +237,7 @@ std::string restart_cause(const ExitInfo& info) {
         if (info.core_reason.find("liveness") != std::string::npos) return "liveness";
         if (info.core_reason.find("ready_timeout") != std::string::npos) return "ready_timeout";
         if (info.core_reason.find("readiness probe") != std::string::npos) return "probe_failed";
+        if (info.core_reason.rfind("no answer from", 0) == 0) return "unreachable";
         return "stopped";
     }
     if (!info.core_reason.empty()) return "spawn_failed";
@@ -259,6 +262,7 @@ ModelStatus ModelSupervisor::status() const {
             s.port = child_port_;
             s.uptime_ms = ms_since(child_started_);
         }
+        s.remote = remote_;
         s.starts = starts_;
         s.restarts = restarts_;
         s.ready_count = ready_count_;
@@ -311,7 +315,7 @@ void ModelSupervisor::fail_until_unloaded(const std::string& reason) {
 
 void ModelSupervisor::supervise() {
     while (!stop_requested()) {
-        ExitInfo info = run_child_once();
+        ExitInfo info = has_process_ ? run_child_once() : run_remote_once();
         if (stop_requested()) break;
         ExitDecision decision = backend_->on_exit(info);
         if (!decision.restart) {
@@ -324,7 +328,8 @@ void ModelSupervisor::supervise() {
             ++restarts_by_reason_[restart_cause(info)];
         }
         set_state(ModelState::backoff,
-                  decision.reason + "; restarting in " + std::to_string(decision.delay_ms) + " ms");
+                  decision.reason + (has_process_ ? "; restarting in " : "; probing again in ") +
+                      std::to_string(decision.delay_ms) + " ms");
         std::unique_lock<std::mutex> lock(mutex_);
         changed_.wait_for(lock, milliseconds(decision.delay_ms),
                           [&] { return stop_ || !loaded_ || load_epoch_ != running_epoch_; });

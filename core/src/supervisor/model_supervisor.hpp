@@ -2,6 +2,8 @@
 // A control thread owns the child: it spawns it, polls readiness, checks liveness, stops it, and
 // asks the plugin what to do when it exits. It runs a child while the model is loaded (load()
 // until unload()); the fleet decides when. The proxy calls admit() for each request.
+// A backend without a process (GE_BACKEND_NO_PROCESS, see supervisor/remote_target.cpp) has the
+// same states, but nothing is spawned or killed: the target is only probed.
 #pragma once
 
 #include <atomic>
@@ -37,6 +39,7 @@ enum class Refusal {
     restart_timeout,   // it was restarting and did not come back within queue_timeout
     too_many_waiting,  // it is restarting and max_waiting requests already wait for it
     failed,            // it gave up (state_reason() says why)
+    unreachable,       // a remote target (no process) is down: backoff until a probe passes
     stopping,          // the engine is stopping
     not_loaded,        // it is not loaded (the fleet starts it first)
     // The fleet's (see supervisor/fleet.hpp); Admission::failure says more.
@@ -65,7 +68,9 @@ struct ModelStatus {
     std::string reason;
     pid_t pid = 0;  // 0: no child
     uint16_t port = 0;
-    uint64_t uptime_ms = 0;  // of the current child
+    std::string remote;  // a backend without a process: "http://host:port", else ""
+
+    uint64_t uptime_ms = 0;  // of the current child (a remote: of the current attempt)
     uint64_t starts = 0;     // children spawned
     uint64_t restarts = 0;   // restarts granted by the plugin's policy
     uint64_t ready_count = 0;
@@ -80,7 +85,8 @@ struct ModelStatus {
 };
 
 // What ended a child, for the restarts metric: exec_failed, spawn_failed, liveness,
-// ready_timeout, probe_failed, stopped, signal, exited (after being ready) or load_failed.
+// ready_timeout, probe_failed, unreachable (a remote target without an answer), stopped, signal,
+// exited (after being ready) or load_failed.
 std::string restart_cause(const ExitInfo& info);
 
 class ModelSupervisor {
@@ -111,7 +117,10 @@ class ModelSupervisor {
     // Loaded, and its child has been ready since (requests need not wait for the load).
     bool ready_since_load() const;
     // Has a child, or is about to: it counts against server.max_running and exclusive groups.
+    // Never for a backend without a process.
     bool occupies_slot() const;
+    // False for a remote target (the plugin's GE_BACKEND_NO_PROCESS): nothing to spawn or stop.
+    bool has_process() const { return has_process_; }
     // Called after every state change, like the observer; the fleet waits on it. Before start().
     void set_change_hook(std::function<void()> hook) { change_hook_ = std::move(hook); }
     // The child's last output lines (stdout and stderr), oldest first, at most `lines`.
@@ -147,6 +156,14 @@ class ModelSupervisor {
     void watch_liveness(ChildProcess& child, const Target& target, const ProbeRequest& probe,
                         ExitInfo& info);
     void stop_child(ChildProcess& child, const std::string& reason, ExitInfo& info);
+    // A backend without a process (supervisor/remote_target.cpp): one attempt, from the first
+    // probe to the failure or stop that ends it.
+    ExitInfo run_remote_once();
+    bool await_remote_ready(const Target& target, const ProbeRequest& probe, ExitInfo& info);
+    void watch_remote(const Target& target, const ProbeRequest& probe, ExitInfo& info);
+    void leave_remote(const std::string& reason, ExitInfo& info);
+    // A request found the remote target gone (admit with its generation): probe it now.
+    bool take_probe_now();
     void set_state(ModelState state, const std::string& reason);
     // Waits on the control condition for `timeout` or until the child exits / a stop is asked.
     void wait_for_event(std::chrono::milliseconds timeout);
@@ -157,6 +174,7 @@ class ModelSupervisor {
 
     ModelSettings settings_;
     std::unique_ptr<BackendInstance> backend_;
+    const bool has_process_;
     InFlight in_flight_;
 
     mutable std::mutex mutex_;
@@ -168,13 +186,15 @@ class ModelSupervisor {
     uint64_t load_epoch_ = 0;     // counts load()s
     uint64_t running_epoch_ = 0;  // the load() the control thread's current run serves
     std::string unload_reason_;
-    bool child_alive_ = false;
+    bool child_alive_ = false;  // a remote: an attempt is under way (nothing to exit)
     bool ever_ready_ = false;
     Target target_;
     uint64_t generation_ = 0;  // of the child that is (or was last) ready
     size_t waiting_ = 0;
     pid_t child_pid_ = 0;
     uint16_t child_port_ = 0;
+    std::string remote_;      // ModelStatus::remote
+    bool probe_now_ = false;  // see take_probe_now()
     std::chrono::steady_clock::time_point child_started_{};
     uint64_t starts_ = 0;
     uint64_t restarts_ = 0;

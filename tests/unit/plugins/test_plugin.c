@@ -11,6 +11,9 @@
  *                                    a 1.1 one (struct_size ends before generation_probe_request,
  *                                    whose slot holds a function that aborts: a host that reads
  *                                    past struct_size and calls it dies)
+ *   TEST_FACTORY_V12                 with TEST_BACKEND: a 1.2 factory (struct_size ends before
+ *                                    capabilities, whose slot holds a function that aborts)
+ *   TEST_CAPABILITIES=<flags>        with TEST_BACKEND: capabilities returns these flags
  */
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +38,7 @@ static const ge_host_api_t* g_host = NULL;
 #ifdef TEST_SMALL_FACTORY
 /* Claims to end right before on_exit: an older factory than the engine needs. */
 static const ge_backend_factory_t g_small_factory = {
-    offsetof(ge_backend_factory_t, on_exit), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    offsetof(ge_backend_factory_t, on_exit), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 #endif
 
 #ifdef TEST_BACKEND
@@ -108,15 +111,36 @@ static int32_t backend_poisoned_probe(ge_instance* instance, ge_probe_request_t*
 }
 #define TEST_FACTORY_SIZE offsetof(ge_backend_factory_t, generation_probe_request)
 #define TEST_GENERATION_PROBE backend_poisoned_probe
+#elif defined(TEST_FACTORY_V12)
+#define TEST_FACTORY_SIZE offsetof(ge_backend_factory_t, capabilities)
+#define TEST_GENERATION_PROBE NULL
 #else
 #define TEST_FACTORY_SIZE sizeof(ge_backend_factory_t)
 #define TEST_GENERATION_PROBE NULL
 #endif
 
-static const ge_backend_factory_t g_backend = {
-    TEST_FACTORY_SIZE,  backend_create,        backend_destroy,
-    backend_spawn_spec, backend_probe_request, backend_probe_verdict,
-    backend_target,     backend_on_exit,       TEST_GENERATION_PROBE};
+#if defined(TEST_FACTORY_V11) || defined(TEST_FACTORY_V12)
+/* Never called: the factory's struct_size ends before the member that holds it. */
+static uint32_t backend_poisoned_capabilities(ge_instance* instance) {
+    (void)instance;
+    abort();
+}
+#define TEST_CAPABILITIES_FUNCTION backend_poisoned_capabilities
+#elif defined(TEST_CAPABILITIES)
+static uint32_t backend_capabilities(ge_instance* instance) {
+    (void)instance;
+    return TEST_CAPABILITIES;
+}
+#define TEST_CAPABILITIES_FUNCTION backend_capabilities
+#else
+#define TEST_CAPABILITIES_FUNCTION NULL
+#endif
+
+static const ge_backend_factory_t g_backend = {TEST_FACTORY_SIZE,     backend_create,
+                                               backend_destroy,       backend_spawn_spec,
+                                               backend_probe_request, backend_probe_verdict,
+                                               backend_target,        backend_on_exit,
+                                               TEST_GENERATION_PROBE, TEST_CAPABILITIES_FUNCTION};
 #endif
 
 #ifdef TEST_UNDEFINED_SYMBOL
