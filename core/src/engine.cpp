@@ -262,7 +262,7 @@ void Engine::start() {
         spdlog::info("TLS certificate {} ({})", server.tls.cert, tls_->description());
     }
     publish_routes();
-    http_->front->start();
+    // In the fleet before the first request can arrive.
     for (auto& [name, m] : models_) {
         fleet_->add(m);
         m->start();
@@ -270,6 +270,7 @@ void Engine::start() {
             spdlog::info("model {}: starts on its first request", name);
         }
     }
+    http_->front->start();
     fleet_->start();
     started_ = true;
 }
@@ -394,11 +395,11 @@ proxy::ReloadResult Engine::reload() {
             result.changes.push_back("model " + old->name() +
                                      ": removed; stops after its requests");
         }
-        retire_later(old);
     }
     config_ = std::move(fresh);
     models_ = std::move(next);
-    publish_routes();
+    publish_routes();  // before the old ones leave: new requests find the new models
+    for (auto& old : leaving) retire_later(old);
     for (const auto& change : result.changes) spdlog::info("reload: {}", change);
     result.ok = true;
     return result;

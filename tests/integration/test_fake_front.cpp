@@ -366,7 +366,7 @@ TEST_CASE("Expect: 100-continue gets its interim answer before the body is sent"
     CHECK(base64_decode(json::parse(answer.body)["body_base64"].get<std::string>()) == "body");
 }
 
-TEST_CASE("one keep-alive connection carries many requests; HEAD has no body", "[fake][front]") {
+TEST_CASE("one keep-alive connection carries many requests, HEAD has no body", "[fake][front]") {
     FakeEngine fake("--fake-load-ms 0");
     REQUIRE(fake.engine->wait_health(200, 10s));
     Raw raw(fake.port());

@@ -76,7 +76,7 @@ void rewrite(const std::string& path, const std::string& from, const std::string
 }  // namespace
 
 TEST_CASE(
-    "many models: routed by name, alias, ?model= and /upstream/<name>/; /v1/models lists "
+    "many models: routed by name, alias, ?model= and /upstream/<name>/, /v1/models lists "
     "all",
     "[fake][models]") {
     TwoModels m("--fake-load-ms 0", "--fake-load-ms 0",
@@ -135,7 +135,7 @@ TEST_CASE("many models: several models and no default: a request that names none
 }
 
 TEST_CASE(
-    "many models: a stopped model is started by its first request; a stream waiting for it "
+    "many models: a stopped model is started by its first request, a stream waiting for it "
     "gets progress comments",
     "[fake][models][lifecycle]") {
     TwoModels m("--fake-load-ms 0", "--fake-load-ms 2500", "server.default_model = a\n");
@@ -169,7 +169,7 @@ TEST_CASE(
     CHECK(m.admin("b")["starts"] == 1);
 }
 
-TEST_CASE("many models: ttl stops an idle model, never one in flight; the next request starts it",
+TEST_CASE("many models: ttl stops an idle model, never one in flight, the next request starts it",
           "[fake][models][lifecycle]") {
     TwoModels m("--fake-load-ms 0",
                 "--fake-load-ms 0 --fake-stream-events 15 --fake-stream-interval-ms 200",
@@ -358,7 +358,7 @@ TEST_CASE("many models: server.admin_keys guard the admin API, apart from client
 }
 
 TEST_CASE(
-    "many models: reload keeps an unchanged model, restarts a changed one, adds and removes; "
+    "many models: reload keeps an unchanged model, restarts a changed one, adds and removes, "
     "an invalid file changes nothing",
     "[fake][models][reload]") {
     TwoModels m("--fake-load-ms 0", "--fake-load-ms 0",

@@ -97,7 +97,7 @@ TEST_CASE("/metrics counts known traffic", "[fake][metrics]") {
     CHECK(sample(text, "gradatum_model_starts_total{" + m + "}") == 2);
 }
 
-TEST_CASE("server.metrics_listen serves /metrics and nothing else; children's metrics merge",
+TEST_CASE("server.metrics_listen serves /metrics and nothing else, children's metrics merge",
           "[fake][metrics]") {
     uint16_t metrics_port = free_port();
     FakeEngine fake("--fake-load-ms 0 --metrics",

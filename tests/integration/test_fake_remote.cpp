@@ -24,9 +24,10 @@ std::string remote_config(const std::string& name, uint16_t port, const std::str
 }
 
 // False until the engine listens, too.
-bool state_is(uint16_t port, const std::string& state, const std::string& name = "m") {
+bool state_is(uint16_t port, const std::string& state, const std::string& name = "m",
+              const std::string& key = "") {
     try {
-        return admin_model(port, name)["state"] == state;
+        return admin_model(port, name, key)["state"] == state;
     } catch (const std::exception&) {
         return false;
     }
@@ -127,7 +128,7 @@ TEST_CASE("a request that finds the remote gone has it probed at once, not at th
     CHECK(state_is(engine.port(), "backoff"));
 }
 
-TEST_CASE("a remote target down at startup shows why; it is served once it is up",
+TEST_CASE("a remote target down at startup shows why, it is served once it is up",
           "[fake][remote]") {
     TempDir files;
     const std::string model_file = files.write("model.gguf", "not really a model");
@@ -177,7 +178,7 @@ TEST_CASE("a remote target loaded on demand while it is down: 503 at once, not a
     CHECK(http(engine.port(), "POST", "/v1/chat/completions", kChat).status == 200);
 }
 
-TEST_CASE("remote.api_key goes to the remote as a Bearer key; the client's key does not",
+TEST_CASE("remote.api_key goes to the remote as a Bearer key, the client's key does not",
           "[fake][remote]") {
     TempDir files;
     const std::string model_file = files.write("model.gguf", "not really a model");
@@ -187,7 +188,7 @@ TEST_CASE("remote.api_key goes to the remote as a Bearer key; the client's key d
     REQUIRE(remote->wait_health(10s));
     Engine engine("server.api_keys = client-key\n" +
                   remote_config("m", remote_port, "models.m.remote.api_key = remote-s3cret\n"));
-    REQUIRE(wait_until([&] { return state_is(engine.port(), "ready"); }, 10s, 20ms));
+    REQUIRE(wait_until([&] { return state_is(engine.port(), "ready", "m", "client-key"); }, 10s, 20ms));
     const std::vector<std::pair<std::string, std::string>> client = {
         {"Authorization", "Bearer client-key"}};
     CHECK(http(engine.port(), "POST", "/v1/chat/completions", kChat, client).status == 200);

@@ -94,7 +94,7 @@ TEST_CASE("https: curl with the CA gets a chat answer and a streamed chat", "[fa
     CHECK(events >= 6);
 }
 
-TEST_CASE("https: a client that does not trust the CA fails the handshake; plain HTTP is closed",
+TEST_CASE("https: a client that does not trust the CA fails the handshake, plain HTTP is closed",
           "[fake][tls]") {
     Certificates certs;
     uint16_t port = free_port();
@@ -178,7 +178,7 @@ TEST_CASE("https: bad certificate material exits 78 naming the key and the file"
     INFO(output);
 }
 
-TEST_CASE("https: SIGHUP picks up a renewed certificate; a bad one keeps the old", "[fake][tls]") {
+TEST_CASE("https: SIGHUP picks up a renewed certificate, a bad one keeps the old", "[fake][tls]") {
     Certificates certs;
     uint16_t port = free_port();
     TempDir files;

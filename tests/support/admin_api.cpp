@@ -6,8 +6,10 @@
 
 namespace ge_test {
 
-nlohmann::json admin_model(uint16_t port, const std::string& name) {
-    auto answer = http(port, "GET", "/admin/models");
+nlohmann::json admin_model(uint16_t port, const std::string& name, const std::string& key) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!key.empty()) headers.emplace_back("Authorization", "Bearer " + key);
+    auto answer = http(port, "GET", "/admin/models", "", headers);
     REQUIRE(answer.status == 200);
     nlohmann::json list = nlohmann::json::parse(answer.body);
     for (const auto& model : list["data"]) {

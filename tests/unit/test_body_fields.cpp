@@ -105,7 +105,7 @@ TEST_CASE("body fields: nested model and stream keys do not count", "[proxy][bod
     CHECK_FALSE(scan_body_fields(R"({"x":"model","y":["model"]})").model);
 }
 
-TEST_CASE("body fields: the first model wins; a non-string model is none", "[proxy][body_fields]") {
+TEST_CASE("body fields: the first model wins, a non-string model is none", "[proxy][body_fields]") {
     CHECK(scan_body_fields(R"({"model":"first","model":"second"})").model == "first");
     CHECK_FALSE(scan_body_fields(R"({"model":42,"model":"second"})").model);
     for (const char* value :

@@ -1136,7 +1136,7 @@ TEST_CASE("many-models keys read alike in every format", "[config][models]") {
     }
 }
 
-TEST_CASE("autostart: the only model, else the default model; an explicit value wins",
+TEST_CASE("autostart: the only model, else the default model, an explicit value wins",
           "[config][models]") {
     TempDir dir;
     auto starts = [](const EngineConfig& c) {

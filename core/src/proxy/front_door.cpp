@@ -290,6 +290,15 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
         Fleet::Grant grant = door_.fleet->acquire(model, [&](std::chrono::milliseconds waited) {
             return !stream || tell_waiting(model, waited, response);
         });
+        if (grant.admission.refusal == Refusal::not_loaded) {
+            // Its model was changed by a reload while the request waited: the new one takes it.
+            ModelSupervisor* now = door_.routes.get()->router.find(model.name());
+            if (now && now != &model) {
+                grant = Fleet::Grant{};
+                serve(*now, request, body, stream, response);
+                return;
+            }
+        }
         const bool sse_head_sent = response.sent();
         for (int attempt = 1;; ++attempt) {
             const Admission& admission = grant.admission;

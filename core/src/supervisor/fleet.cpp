@@ -37,7 +37,7 @@ struct Fleet::Slot {
     Clock::time_point loaded_at{};
     bool on_demand = true;  // loaded for requests: they wait for the load (autostart: 503)
     bool served = false;    // admitted a request since it was loaded
-    bool draining = false;  // admin stop/restart or reload: no new admissions
+    int draining = 0;       // admin stops/restarts or a reload under way: no new admissions
     bool gone = false;      // retired by a reload
 
     const std::string& name() const { return model->name(); }
@@ -58,11 +58,22 @@ void Fleet::add(std::shared_ptr<ModelSupervisor> model, ModelSupervisor* blocked
     auto slot = std::make_shared<Slot>();
     slot->model = std::move(model);
     slot->blocked_by = blocked_by;
-    slot->model->set_change_hook([this] { changed_.notify_all(); });
+    slot->model->set_change_hook([this] {
+        // Through the lock: a waiter between its check and its wait must not miss the notice.
+        { std::lock_guard<std::mutex> lock(mutex_); }
+        changed_.notify_all();
+    });
     std::lock_guard<std::mutex> lock(mutex_);
+    // A model of the same name still leaving (removed, then added back by a quick reload):
+    // the new one waits for it, so two children of one model never run at once.
+    for (const auto& other : slots_) {
+        if (!slot->blocked_by && other->name() == slot->name())
+            slot->blocked_by = other->model.get();
+    }
     slots_.push_back(slot);
     // Added by a reload: an autostart model starts now, if it fits.
-    if (started_ && slot->model->settings().autostart && !blocked_by && fits(*slot)) {
+    if (started_ && !stopping_ && slot->model->settings().autostart && !slot->blocked_by &&
+        fits(*slot)) {
         load(*slot, /*on_demand=*/true);
     }
 }
@@ -198,12 +209,15 @@ void Fleet::load(Slot& slot, bool on_demand) {
 // For a request that waits for `slot` to load: load it when it fits; when its turn has come,
 // ask an idle model in the way to stop. Idempotent: every waiting request calls it.
 void Fleet::make_progress(Slot& slot, Clock::time_point now) {
-    if (slot.blocked_by || slot.draining || slot.loaded()) return;
+    if (stopping_ || slot.blocked_by || slot.draining || slot.loaded()) return;
     const Slot* first = first_in_line();
     auto way = in_the_way(slot);
     if (way.empty()) {
-        // It fits; but not before a model whose request waited longer, if it would take its room.
-        if (!first || first == &slot || in_the_way(*first, &slot).empty()) {
+        // It fits; but not before a model whose request waited longer, if it would take that
+        // one's room (it would be in its way).
+        const auto first_way = first ? in_the_way(*first, &slot) : std::vector<Slot*>{};
+        if (!first || first == &slot ||
+            std::find(first_way.begin(), first_way.end(), &slot) == first_way.end()) {
             load(slot, /*on_demand=*/true);
         }
         return;
@@ -309,7 +323,9 @@ Fleet::Grant Fleet::acquire(ModelSupervisor& model, const WaitTick& tick) {
             make_progress(*slot, now);
         }
         changed_.wait_until(lock, std::min({deadline, next_tick, now + kRecheck}));
-        if (tick && Clock::now() >= next_tick) {
+        // Only a wait for a load or room is told (a stream's head goes out then): a queue for
+        // max_concurrent still ends in a 429 of its own.
+        if (tick && waiting && Clock::now() >= next_tick) {
             next_tick += kTickInterval;
             lock.unlock();
             const bool still_there = tick(since(arrival));
@@ -331,6 +347,10 @@ std::string Fleet::start_model(ModelSupervisor& model) {
     auto slot = find(model);
     if (!slot) return "it was removed by a reload";
     if (slot->loaded()) return "";
+    if (stopping_) return "the engine is stopping";
+    if (slot->blocked_by || slot->draining || slot->gone) {
+        return "a reload or another admin request is replacing or stopping it";
+    }
     const auto deadline = Clock::now() + stop_bound(model);
     while (!fits(*slot)) {
         const auto now = Clock::now();
@@ -358,7 +378,7 @@ std::string Fleet::start_model(ModelSupervisor& model) {
 // the stop), unload, and wait for the child to be gone.
 std::string Fleet::drain_and_unload(const std::shared_ptr<Slot>& slot, milliseconds drain,
                                     const std::string& reason, std::unique_lock<std::mutex>& lock) {
-    slot->draining = true;
+    ++slot->draining;
     const auto drained = Clock::now() + drain;
     changed_.wait_until(lock, drained, [&] { return slot->active == 0 || stopping_; });
     if (slot->active > 0) {
@@ -370,7 +390,7 @@ std::string Fleet::drain_and_unload(const std::shared_ptr<Slot>& slot, milliseco
     const auto stopped = Clock::now() + stop_bound(*slot->model);
     const bool gone = changed_.wait_until(
         lock, stopped, [&] { return !slot->model->occupies_slot() || stopping_; });
-    slot->draining = false;
+    --slot->draining;
     changed_.notify_all();
     return gone ? "" : "its child did not stop in time";
 }
@@ -405,7 +425,9 @@ void Fleet::retire(ModelSupervisor& model, milliseconds drain) {
     slots_.erase(std::find(slots_.begin(), slots_.end(), slot));
     for (auto& other : slots_) {
         if (other->blocked_by != &model) continue;
-        other->blocked_by = nullptr;
+        // Its own blocker still leaving (two reloads in a row): the new one waits for that one.
+        other->blocked_by = slot->blocked_by;
+        if (other->blocked_by || stopping_) continue;
         // A changed model that was running (or asked for) runs again in its new form.
         if (was_loaded || other->model->settings().autostart || !other->waiting.empty()) {
             if (fits(*other)) load(*other, /*on_demand=*/true);
