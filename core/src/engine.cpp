@@ -243,7 +243,9 @@ void Engine::start() {
     };
     http_->front =
         std::make_unique<http::Front>(front, new proxy::RequestHandlerFactory(http_->door));
-    for (auto& [key, listener] : http_->listeners) {
+    for (auto& entry : http_->listeners) {
+        const std::string& key = entry.first;
+        Http::Listener& listener = entry.second;
         http_->front->add_listener(listener.socket, listener.tls);
         auto pinned = std::find_if(config_.models.begin(), config_.models.end(), [&](auto& m) {
             return m.listen && proxy::listener_key(*m.listen) == key;
