@@ -188,7 +188,8 @@ TEST_CASE("remote.api_key goes to the remote as a Bearer key, the client's key d
     REQUIRE(remote->wait_health(10s));
     Engine engine("server.api_keys = client-key\n" +
                   remote_config("m", remote_port, "models.m.remote.api_key = remote-s3cret\n"));
-    REQUIRE(wait_until([&] { return state_is(engine.port(), "ready", "m", "client-key"); }, 10s, 20ms));
+    REQUIRE(
+        wait_until([&] { return state_is(engine.port(), "ready", "m", "client-key"); }, 10s, 20ms));
     const std::vector<std::pair<std::string, std::string>> client = {
         {"Authorization", "Bearer client-key"}};
     CHECK(http(engine.port(), "POST", "/v1/chat/completions", kChat, client).status == 200);
