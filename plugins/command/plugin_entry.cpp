@@ -16,8 +16,6 @@
 
 namespace {
 
-const ge_host_api_t* g_host = nullptr;
-
 using plugin_common::set_error;
 
 // Strings handed to the host stay alive here until the next call on the instance.
@@ -56,8 +54,9 @@ namespace {
 int32_t create(const char* model_name, const char* config_json, ge_instance** out,
                ge_error* error) try {
     auto settings = command::parse_settings(
-        plugin_common::config_values(config_json),
-        [](const std::string& program) { return plugin_common::find_program(g_host, program); });
+        plugin_common::config_values(config_json), [](const std::string& program) {
+            return plugin_common::find_program(plugin_common::host(), program);
+        });
     *out = new ge_instance(model_name ? model_name : "", std::move(settings));
     return GE_OK;
 } catch (const plugin_common::SettingsError& e) {
@@ -156,16 +155,11 @@ const ge_backend_factory_t kBackend = {
 };
 
 int32_t init(const ge_host_api_t* host, ge_error* error) {
-    if (!host || host->abi_major != GE_ABI_MAJOR) {
-        set_error(error, "", "host ABI major version differs");
-        return GE_ERR_INVALID;
-    }
-    g_host = host;
-    return GE_OK;
+    return plugin_common::init_host(host, error);
 }
 
 void deinit(void) {
-    g_host = nullptr;
+    plugin_common::deinit_host();
 }
 
 const void* get_factory(const char* id) {

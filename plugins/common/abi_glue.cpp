@@ -6,6 +6,27 @@
 
 namespace plugin_common {
 
+namespace {
+const ge_host_api_t* g_host = nullptr;
+}
+
+const ge_host_api_t* host() {
+    return g_host;
+}
+
+int32_t init_host(const ge_host_api_t* host, ge_error* error) {
+    if (!host || host->abi_major != GE_ABI_MAJOR) {
+        set_error(error, "", "host ABI major version differs");
+        return GE_ERR_INVALID;
+    }
+    g_host = host;
+    return GE_OK;
+}
+
+void deinit_host() {
+    g_host = nullptr;
+}
+
 void set_error(ge_error* error, const std::string& key, const std::string& message) {
     if (!error) return;
     std::snprintf(error->key, sizeof error->key, "%s", key.c_str());

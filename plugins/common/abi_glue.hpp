@@ -18,6 +18,13 @@ void set_error(ge_error* error, const std::string& key, const std::string& messa
 // Throws nlohmann::json::exception when it is not a JSON object.
 std::map<std::string, std::string> config_values(const char* config_json);
 
+// The host's services, from init() until deinit(); every plugin has its own copy (this library
+// is linked into each, hidden).
+const ge_host_api_t* host();
+// The entry's init(): refuses a host of another ABI major version, keeps the services.
+int32_t init_host(const ge_host_api_t* host, ge_error* error);
+void deinit_host();
+
 // The host's find_program service; nullopt when the host has none or finds nothing.
 std::optional<std::string> find_program(const ge_host_api_t* host, const std::string& program);
 

@@ -14,12 +14,10 @@
 
 namespace {
 
-const ge_host_api_t* g_host = nullptr;
-
 using plugin_common::set_error;
 
 std::optional<std::string> host_find_program(const std::string& program) {
-    return plugin_common::find_program(g_host, program);
+    return plugin_common::find_program(plugin_common::host(), program);
 }
 
 // Strings handed to the host stay alive here until the next call on the instance.
@@ -202,16 +200,11 @@ const ge_backend_factory_t kBackend = {
 };
 
 int32_t init(const ge_host_api_t* host, ge_error* error) {
-    if (!host || host->abi_major != GE_ABI_MAJOR) {
-        set_error(error, "", "host ABI major version differs");
-        return GE_ERR_INVALID;
-    }
-    g_host = host;
-    return GE_OK;
+    return plugin_common::init_host(host, error);
 }
 
 void deinit(void) {
-    g_host = nullptr;
+    plugin_common::deinit_host();
 }
 
 const void* get_factory(const char* id) {
