@@ -36,6 +36,9 @@ bool connection_refused(uint16_t port) {
         return false;
     } catch (const Poco::Net::ConnectionRefusedException&) {
         return true;
+    } catch (const Poco::Net::ConnectionResetException&) {
+        // The listener closed with our SYN still in its backlog: not accepted either.
+        return true;
     }
 }
 
