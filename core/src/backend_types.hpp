@@ -32,6 +32,15 @@ struct ProbeRequest {
 
 enum class ProbeVerdict { loading, ready, failed };
 
+// When the plugin may talk to its child to hand state over to the next one (ABI 1.4).
+enum class HandoverPoint { save, restore };
+
+// An HTTP answer as the plugin sees it: status 0 means none (refused, reset, timed out).
+struct ProbeAnswerView {
+    int status = 0;
+    std::string body;
+};
+
 struct ExitInfo {
     int exit_code = -1;
     int signal = 0;

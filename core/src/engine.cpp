@@ -435,7 +435,7 @@ void Engine::stop(const std::atomic<bool>& hurry) {
     for (auto& m : models) cut_off += m->in_flight().count();
     fleet_->stop();                            // requests waiting for a load give up
     if (http_) http_->door.upstream->clear();  // idle connections must not hold a child up
-    for (auto& m : models) m->request_stop();
+    for (auto& m : models) m->request_stop(/*save_state=*/!hurry);
     for (auto& retirement : retirements_) retirement.join();
     for (auto& m : models) m->join();
     if (cut_off > 0) {

@@ -151,7 +151,9 @@ const ge_backend_factory_t kBackend = {
     probe_verdict,
     target,
     on_exit,
-    nullptr,
+    nullptr,  // generation_probe_request
+    nullptr,  // capabilities: a process per load
+    nullptr,  // handover_step: a generic server has no state API to save through
 };
 
 int32_t init(const ge_host_api_t* host, ge_error* error) {

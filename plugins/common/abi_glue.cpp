@@ -42,6 +42,11 @@ std::map<std::string, std::string> config_values(const char* config_json) {
     return values;
 }
 
+void log(int32_t level, const std::string& message) {
+    const ge_host_api_t* services = host();
+    if (services && services->log) services->log(services->host_ctx, level, message.c_str());
+}
+
 std::optional<std::string> find_program(const ge_host_api_t* host, const std::string& program) {
     if (!host || !host->find_program) return std::nullopt;
     char buffer[4096];

@@ -25,6 +25,9 @@ const ge_host_api_t* host();
 int32_t init_host(const ge_host_api_t* host, ge_error* error);
 void deinit_host();
 
+// Writes a line through the host's log service (a ge_log_level); nothing before init().
+void log(int32_t level, const std::string& message);
+
 // The host's find_program service; nullopt when the host has none or finds nothing.
 std::optional<std::string> find_program(const ge_host_api_t* host, const std::string& program);
 

@@ -11,6 +11,7 @@
 #include "restart_policy.hpp"
 #include "secret.hpp"
 #include "settings.hpp"
+#include "slot_cache.hpp"
 
 namespace {
 
@@ -42,6 +43,12 @@ struct ge_instance {
     // The generation probe's header (the spawn's key: /completion needs it, /health does not).
     std::string probe_authorization;
     std::vector<ge_header_t> probe_headers;
+    // keep_cache (ABI 1.4): the slots' KV cache handed from one child to the next.
+    llama_server::SlotCache slot_cache{[this](int level, const std::string& message) {
+        plugin_common::log(level, "model " + model_name + ": " + message);
+    }};
+    Returned handover;  // the handover request's body, path and header
+    std::string handover_authorization;
 
     ge_instance(std::string name, llama_server::Settings s)
         : model_name(std::move(name)), settings(std::move(s)), policy(settings.restart) {
@@ -92,7 +99,26 @@ int32_t spawn_spec(ge_instance* instance, const ge_spawn_context_t* context, ge_
     const auto& s = instance->settings;
     // A fresh secret for every child: a restarted child never accepts the key of the one before.
     std::string key = s.api_key ? *s.api_key : llama_server::random_key();
-    hold(instance->argv, llama_server::build_argv(s, context->host, context->port));
+    auto argv = llama_server::build_argv(s, context->host, context->port);
+    std::string state_dir =
+        GE_HAS_FIELD(context, ge_spawn_context_t, state_dir) && context->state_dir
+            ? context->state_dir
+            : "";
+    if (!state_dir.empty()) {
+        for (const auto& arg : s.extra_args) {
+            if (arg == "--slot-save-path" || arg.rfind("--slot-save-path=", 0) == 0) {
+                set_error(error, "llama_server.args",
+                          "--slot-save-path is the engine's with keep_cache (" + state_dir +
+                              "): remove it from llama_server.args");
+                return GE_ERR_CONFIG;
+            }
+        }
+        argv.push_back("--slot-save-path");
+        argv.push_back(state_dir);
+    }
+    instance->slot_cache.prepare(
+        state_dir, state_dir.empty() ? nlohmann::json() : llama_server::child_identity(s));
+    hold(instance->argv, std::move(argv));
     hold(instance->env, llama_server::build_env(s, key));
     instance->spawn_key = std::move(key);
     instance->program = s.binary;
@@ -180,6 +206,40 @@ int32_t target(ge_instance* instance, const ge_spawn_context_t* context, ge_targ
     return GE_ERR_INTERNAL;
 }
 
+// keep_cache: save the slots before a planned stop, restore them before ready (slot_cache.hpp).
+int32_t handover_step(ge_instance* instance, int32_t point, const ge_probe_result_t* previous,
+                      ge_probe_request_t* next, ge_error* error) try {
+    std::optional<llama_server::HttpAnswer> answer;
+    if (previous)
+        answer = llama_server::HttpAnswer{previous->status,
+                                          std::string(previous->body ? previous->body : "",
+                                                      previous->body ? previous->body_len : 0)};
+    auto& cache = instance->slot_cache;
+    auto request = point == GE_HANDOVER_SAVE ? cache.save_step(answer ? &*answer : nullptr)
+                                             : cache.restore_step(answer ? &*answer : nullptr);
+    if (!request) return GE_OK;  // done: next->path stays NULL
+    // The slot API needs the key of the spawn that started this child.
+    instance->handover_authorization = "Bearer " + instance->spawn_key;
+    hold(instance->handover, {request->method, request->path, request->body});
+    instance->handover.headers = {{"Authorization", instance->handover_authorization.c_str()}};
+    const auto& held = instance->handover.strings;
+    next->method = held[0].c_str();
+    next->path = held[1].c_str();
+    if (!held[2].empty()) {
+        next->body = held[2].c_str();
+        next->body_len = held[2].size();
+        next->content_type = "application/json";
+    }
+    next->headers = instance->handover.headers.data();
+    next->header_count = instance->handover.headers.size();
+    return GE_OK;
+} catch (const std::exception& e) {
+    set_error(error, "", std::string("keep_cache: ") + e.what());
+    return GE_ERR_INTERNAL;
+} catch (...) {
+    return GE_ERR_INTERNAL;
+}
+
 int32_t on_exit(ge_instance* instance, const ge_exit_info_t* info, ge_exit_decision_t* out) try {
     plugin_common::write_decision(instance->policy.on_exit(plugin_common::child_exit(*info)), out);
     return GE_OK;
@@ -197,6 +257,8 @@ const ge_backend_factory_t kBackend = {
     target,
     on_exit,
     generation_probe_request,
+    nullptr,  // capabilities: a child process per load
+    handover_step,
 };
 
 int32_t init(const ge_host_api_t* host, ge_error* error) {

@@ -142,6 +142,7 @@ const ge_backend_factory_t kBackend = {
     on_exit,
     nullptr,  // generation_probe_request: a remote's API is not known to be llama-server's
     capabilities,
+    nullptr,  // handover_step: no child whose state the engine would keep
 };
 
 int32_t init(const ge_host_api_t* host, ge_error* error) {

@@ -36,9 +36,20 @@ _Static_assert(offsetof(ge_backend_factory_t, capabilities) ==
                    offsetof(ge_backend_factory_t, generation_probe_request) +
                        sizeof(((ge_backend_factory_t*)0)->generation_probe_request),
                "factory: capabilities right after generation_probe_request");
-_Static_assert(sizeof(ge_backend_factory_t) == offsetof(ge_backend_factory_t, capabilities) +
-                                                   sizeof(((ge_backend_factory_t*)0)->capabilities),
-               "factory: capabilities is the last member");
+/* 1.4: handover_step right after capabilities, and ends the factory; state_dir ends the spawn
+ * context. */
+_Static_assert(GE_ABI_MINOR >= 4, "handover_step and the spawn context's state_dir are ABI 1.4");
+_Static_assert(offsetof(ge_backend_factory_t, handover_step) ==
+                   offsetof(ge_backend_factory_t, capabilities) +
+                       sizeof(((ge_backend_factory_t*)0)->capabilities),
+               "factory: handover_step right after capabilities");
+_Static_assert(sizeof(ge_backend_factory_t) ==
+                   offsetof(ge_backend_factory_t, handover_step) +
+                       sizeof(((ge_backend_factory_t*)0)->handover_step),
+               "factory: handover_step is the last member");
+_Static_assert(offsetof(ge_spawn_context_t, state_dir) > offsetof(ge_spawn_context_t, port),
+               "spawn context: state_dir after port");
+_Static_assert(GE_HANDOVER_SAVE == 0 && GE_HANDOVER_RESTORE == 1, "handover points are fixed");
 _Static_assert(GE_BACKEND_NO_PROCESS == 1u, "capability flags are fixed once published");
 
 static int failures = 0;

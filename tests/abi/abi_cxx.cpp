@@ -74,7 +74,8 @@ const ge_backend_factory_t kFactory = {sizeof(ge_backend_factory_t),
                                        target,
                                        on_exit,
                                        generation_probe_request,
-                                       capabilities};
+                                       capabilities,
+                                       nullptr};
 
 }  // namespace
 

@@ -199,6 +199,15 @@ TEST_CASE("command: config errors name models.<name>.command.<key>", "[fake][com
                                "models.m.liveness.generate = true\n");
         CHECK(output.find("models.m.liveness.generate: plugin command 0.1.0") != std::string::npos);
     }
+    SECTION("keep_cache: the command backend has no state to save") {
+        TempDir cache;
+        auto output =
+            error_of(fake_command_config(model, "--port {port}") +
+                     "models.m.keep_cache = true\nserver.cache_dir = " + cache.path() + "\n");
+        CHECK(output.find("models.m.keep_cache: plugin command 0.1.0 (ABI 1.4) cannot save and "
+                          "restore its child's state (handover_step, ABI 1.4)") !=
+              std::string::npos);
+    }
 }
 
 TEST_CASE("command: --check reports every command backend's problem", "[fake][command][errors]") {

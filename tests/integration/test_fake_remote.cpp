@@ -242,4 +242,11 @@ TEST_CASE("remote config errors name the key", "[fake][remote][errors]") {
               "properties", output) == kExitConfig);
     CHECK(output.find("models.m.ttl: backend remote has no process to stop when idle") !=
           std::string::npos);
+    TempDir cache;
+    CHECK(run_engine_once("models.m.backend = remote\nmodels.m.remote.url = http://h:9000\n"
+                          "models.m.keep_cache = true\nserver.cache_dir = " +
+                              cache.path() + "\n",
+                          "properties", output) == kExitConfig);
+    CHECK(output.find("models.m.keep_cache: backend remote has no process whose state could be "
+                      "kept") != std::string::npos);
 }

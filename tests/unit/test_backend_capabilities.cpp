@@ -106,3 +106,24 @@ TEST_CASE("a capability flag the host does not know refuses the model", "[plugin
               std::to_string(GE_ABI_MAJOR) + "." + std::to_string(GE_ABI_MINOR) +
               ") does not know; upgrade the engine or the plugin");
 }
+
+// ABI 1.4: keep_cache needs handover_step; a factory that ends before it has none, whatever lies
+// past its struct_size.
+TEST_CASE("keep_cache is refused for a backend plugin without handover_step", "[plugin][backend]") {
+    PluginRegistry registry;
+    for (const std::string id : {"test_backend_v12", "test_backend_no_gen"}) {
+        const Plugin& p = load(registry, id);
+        CHECK_FALSE(BackendInstance(p, model_for(id), "cfg.ini").has_handover());
+        auto model = model_for(id);
+        model.keep_cache = true;
+        CHECK_THAT(refusal(p, model),
+                   Catch::Contains("cfg.ini: models.m.keep_cache: plugin " + id) &&
+                       Catch::Contains("cannot save and restore its child's state "
+                                       "(handover_step, ABI 1.4)"));
+    }
+    const Plugin& remote = load(registry, "test_backend_remote");
+    auto model = model_for("test_backend_remote");
+    model.keep_cache = true;
+    CHECK_THAT(refusal(remote, model),
+               Catch::Contains("models.m.keep_cache: backend test_backend_remote has no process"));
+}

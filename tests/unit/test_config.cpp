@@ -1,6 +1,7 @@
 // load_config: the four file formats read alike, and every user error names the file and the key.
 #include <sys/stat.h>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 
 #include <algorithm>
 #include <cstdio>
@@ -295,7 +296,7 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
                   "api_keys_file, health_requires_key, tls.cert, tls.key, tls.ca, "
                   "tls.min_version, metrics_listen, metrics_children, upstream_connect_timeout, "
                   "upstream_header_timeout, upstream_keepalive, admin_keys, max_running, "
-                  "max_wait_for_swap)");
+                  "max_wait_for_swap, cache_dir)");
     }
     SECTION("unknown top-level section") {
         CHECK(error(std::string(kOneModel) + "daemon.user = nobody\n") ==
@@ -1391,4 +1392,48 @@ TEST_CASE("the multi-model example config loads", "[config][models]") {
     // The same small model under two names.
     CHECK(chat.backend_config.at("llama_server.model") ==
           lng.backend_config.at("llama_server.model"));
+}
+
+TEST_CASE("keep_cache: the cache directory is server.cache_dir/<model>, checked, not created",
+          "[config][keep_cache]") {
+    TempDir dir;
+    SECTION("explicit") {
+        auto c = two_models(dir, "server.cache_dir = " + dir.path() +
+                                     "/state/\n"
+                                     "models.a.keep_cache = true\nmodels.a.cache_max_mb = 10\n"
+                                     "models.a.cache_timeout = 5\n");
+        CHECK(c.server.cache_dir == dir.path() + "/state");
+        CHECK(model(c, "a").keep_cache);
+        CHECK(model(c, "a").state_dir == dir.path() + "/state/a");
+        CHECK(model(c, "a").cache_max_mb == 10);
+        CHECK(model(c, "a").cache_timeout == std::chrono::seconds(5));
+        CHECK(model(c, "b").state_dir.empty());
+        CHECK(model(c, "a").backend_config.count("keep_cache") == 0);
+        struct stat st {};
+        CHECK(stat((dir.path() + "/state").c_str(), &st) != 0);  // nothing created
+    }
+    SECTION("default: under $XDG_CACHE_HOME") {
+        const char* old = std::getenv("XDG_CACHE_HOME");
+        std::string saved = old ? old : "";
+        setenv("XDG_CACHE_HOME", dir.path().c_str(), 1);
+        auto c = two_models(dir, "models.a.keep_cache = true\n");
+        if (old)
+            setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+        else
+            unsetenv("XDG_CACHE_HOME");
+        CHECK(model(c, "a").state_dir == dir.path() + "/gradatum-engine/state/a");
+    }
+    SECTION("errors name the key") {
+        CHECK(two_models_error(dir, "server.cache_dir = state\nmodels.a.keep_cache = true\n") ==
+              "server.cache_dir: must be an absolute path, got 'state'");
+        std::string file = dir.write("plain", "x");
+        CHECK(two_models_error(dir, "server.cache_dir = " + file + "\nmodels.a.keep_cache = true\n")
+                  .find("server.cache_dir: cannot use '" + file + "' as the cache directory: '" +
+                        file + "' exists and is not a directory") == 0);
+        CHECK(
+            two_models_error(dir, "models.a.keep_cache = perhaps\n").find("models.a.keep_cache") ==
+            0);
+        CHECK(two_models_error(dir, "models.a.cache_max_mb = 0\n").find("models.a.cache_max_mb") ==
+              0);
+    }
 }

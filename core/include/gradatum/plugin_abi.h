@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define GE_ABI_MAJOR 1
-#define GE_ABI_MINOR 3
+#define GE_ABI_MINOR 4
 
 /* Name of the one symbol every plugin exports. */
 #define GE_PLUGIN_ENTRY_SYMBOL "ge_plugin_entry"
@@ -107,6 +107,12 @@ typedef struct ge_spawn_context {
     uint32_t struct_size;
     const char* host; /* e.g. "127.0.0.1" */
     uint16_t port;    /* a free port chosen by the core */
+    /* ABI 1.4: a directory that outlives the child, kept by the engine for this model while
+     * models.<name>.keep_cache is set: state that one child hands over to the next (llama-server's
+     * slot KV cache). It exists and is writable; the engine bounds its size
+     * (models.<name>.cache_max_mb, oldest files dropped after each save). NULL when keep_cache is
+     * off. Passed to spawn_spec and target alike. */
+    const char* state_dir;
 } ge_spawn_context_t;
 
 /* How to start the child; the core execs it directly (no shell).
@@ -213,6 +219,17 @@ typedef struct ge_exit_decision {
     char reason[256]; /* e.g. "exited with code 1: failed to load model" */
 } ge_exit_decision_t;
 
+/* ABI 1.4: the moments at which the core lets a plugin talk to its child (`handover_step`). */
+typedef enum ge_handover_point {
+    /* A planned stop of a ready child: a ttl unload, a swap, a reload that changed the model, an
+     * admin stop or restart, the engine's graceful stop. Never after a crash, a failed liveness
+     * probe or a load timeout. The model is already `stopping` (no new request is let in);
+     * requests still in flight may run until the core stops the child right after. */
+    GE_HANDOVER_SAVE = 0,
+    /* The readiness probe passed; the model is marked ready (requests let in) once it is done. */
+    GE_HANDOVER_RESTORE = 1,
+} ge_handover_point;
+
 /* ---------------------------------------------------------------- backend factory */
 
 /* Returned by get_factory(GE_BACKEND_FACTORY_ID). OWNERSHIP: plugin; static. */
@@ -256,6 +273,19 @@ typedef struct ge_backend_factory {
      * host's ABI knows (ge_host_api_t.abi_minor): a host refuses the model when it sees a flag it
      * does not know. A plugin that needs a flag an older host lacks refuses in `create`. */
     uint32_t (*capabilities)(ge_instance* instance);
+
+    /* ABI 1.4, optional (NULL): a short conversation with the child at a ge_handover_point, one
+     * HTTP request at a time, for a model with models.<name>.keep_cache (the host refuses that key
+     * for a plugin without it). The core calls it first with `previous` NULL. When the plugin
+     * sets `next->path`, the core sends that request to the child (the target's host and port;
+     * only `next`'s own headers) and calls again with the answer in `previous` (status 0: no
+     * answer); a call that leaves `next->path` NULL ends the conversation. Bounded by
+     * models.<name>.cache_timeout in total and by 256 requests. A status other than GE_OK ends
+     * it too: the core logs error->message and goes on with the stop or the ready. Called on the
+     * instance's thread after spawn_spec and target for the same child (same state_dir). */
+    int32_t (*handover_step)(ge_instance* instance, int32_t point,
+                             const ge_probe_result_t* previous, ge_probe_request_t* next,
+                             ge_error* error);
 } ge_backend_factory_t;
 
 /* ---------------------------------------------------------------- entry point */

@@ -80,6 +80,10 @@ struct ServerSettings {
     // server.max_wait_for_swap: when models take turns, the longest a request waits for its
     // model while another one keeps serving its own queue (then that one drains and swaps).
     std::chrono::milliseconds max_wait_for_swap{30'000};
+    // server.cache_dir: where models with keep_cache keep their state between children, one
+    // directory per model. Default: $XDG_CACHE_HOME/gradatum-engine/state, else
+    // $HOME/.cache/gradatum-engine/state. Resolved by the loader (empty when no model keeps one).
+    std::string cache_dir;
 };
 
 // groups.<g>.*: models that share a resource (models.<name>.group = g).
@@ -122,6 +126,13 @@ struct ModelSettings {
     size_t max_queued = 64;
     // models.<name>.min_loaded: once ready, not stopped to make room for this long.
     std::chrono::milliseconds min_loaded{0};
+    // models.<name>.keep_cache: before a planned stop the plugin saves the child's state (for
+    // llama-server: its slots' KV cache) into the model's cache directory, and the next child
+    // restores it before it is marked ready. Needs a plugin with handover_step (ABI 1.4).
+    bool keep_cache = false;
+    size_t cache_max_mb = 4096;                       // the directory's size bound (oldest dropped)
+    std::chrono::milliseconds cache_timeout{60'000};  // a whole save or restore
+    std::string state_dir;  // resolved: <server.cache_dir>/<name> with keep_cache, else ""
     // Every other key under models.<name>. (e.g. "llama_server.model"), raw, for the plugin.
     std::map<std::string, std::string> backend_config;
 };

@@ -21,6 +21,7 @@
 #include <set>
 
 #include "config/across_models.hpp"
+#include "config/cache_dir.hpp"
 #include "config/config.hpp"
 #include "config/listen_addresses.hpp"
 #include "config/validator.hpp"
@@ -270,7 +271,8 @@ ServerSettings read_server(const Validator& v) {
                                                    "upstream_keepalive",
                                                    "admin_keys",
                                                    "max_running",
-                                                   "max_wait_for_swap"};
+                                                   "max_wait_for_swap",
+                                                   "cache_dir"};
     ServerSettings s;
     for (const auto& [key, value] : v.raw()) {
         if (key.rfind("server.", 0) != 0) continue;
@@ -395,7 +397,10 @@ ModelSettings read_model(const Validator& v, const std::string& name,
                                                     "min_loaded",
                                                     "group",
                                                     "max_concurrent",
-                                                    "max_queued"};
+                                                    "max_queued",
+                                                    "keep_cache",
+                                                    "cache_max_mb",
+                                                    "cache_timeout"};
     ModelSettings m;
     m.name = name;
     for (const auto& [key, value] : v.raw()) {
@@ -438,6 +443,10 @@ ModelSettings read_model(const Validator& v, const std::string& name,
         prefix + "max_concurrent", static_cast<long long>(m.max_concurrent), 0, kMaxThreads));
     m.max_queued = static_cast<size_t>(
         v.integer(prefix + "max_queued", static_cast<long long>(m.max_queued), 0, kMaxThreads));
+    m.keep_cache = v.boolean(prefix + "keep_cache", m.keep_cache);
+    m.cache_max_mb = static_cast<size_t>(
+        v.integer(prefix + "cache_max_mb", static_cast<long long>(m.cache_max_mb), 1, 1LL << 30));
+    m.cache_timeout = v.duration(prefix + "cache_timeout", m.cache_timeout, /*positive=*/true);
     if (auto it = v.raw().find(prefix + "group"); it != v.raw().end()) {
         if (it->second.empty()) {
             v.report(prefix + "group", "empty (remove the line for no group)");
@@ -546,6 +555,11 @@ EngineConfig read_config(const std::string& path, std::vector<std::string>* prob
     config::check_model_listeners(v, config.server, config.models);
     config::check_groups(v, config.groups, config.models);
     config::resolve_autostart(v, config.server, config.models);
+    config.server.cache_dir = config::resolve_cache_dir(v, config.models);
+    for (auto& m : config.models) {
+        if (m.keep_cache && !config.server.cache_dir.empty())
+            m.state_dir = config::model_cache_dir(config.server.cache_dir, m.name);
+    }
     if (auto it = raw.find("logging.level"); it != raw.end()) {
         static const std::set<std::string> levels = {"trace", "debug", "info",
                                                      "warn",  "error", "off"};

@@ -106,6 +106,17 @@ BackendInstance::BackendInstance(const Plugin& plugin, const ModelSettings& mode
                               std::to_string(GE_ABI_MINOR) +
                               ") does not know; upgrade the engine or the plugin");
     }
+    if (model.keep_cache && !has_process()) {
+        refuse("keep_cache", "backend " + plugin_.id +
+                                 " has no process whose state could be kept (a remote target); "
+                                 "remove the key");
+    }
+    if (model.keep_cache && !has_handover()) {
+        refuse("keep_cache", "plugin " + plugin_.id + " " + plugin_.version + " (ABI " +
+                                 abi_text(plugin_) +
+                                 ") cannot save and restore its child's state (handover_step, ABI "
+                                 "1.4); set it to false or use a plugin that can");
+    }
     // No process, nothing to stop when idle: a ttl would only stop the probing.
     if (!has_process() && model.ttl.count() > 0) {
         refuse("ttl", "backend " + plugin_.id +
@@ -123,10 +134,12 @@ const std::string& BackendInstance::plugin_id() const {
     return plugin_.id;
 }
 
-SpawnSpec BackendInstance::spawn_spec(const std::string& host, uint16_t port) {
+SpawnSpec BackendInstance::spawn_spec(const std::string& host, uint16_t port,
+                                      const std::string& state_dir) {
     auto context = zeroed<ge_spawn_context_t>();
     context.host = host.c_str();
     context.port = port;
+    context.state_dir = state_dir.empty() ? nullptr : state_dir.c_str();
     auto out = zeroed<ge_spawn_spec_t>();
     ge_error error{};
     PluginCall call(plugin_, "spawn_spec", &model_name_);
@@ -142,10 +155,12 @@ SpawnSpec BackendInstance::spawn_spec(const std::string& host, uint16_t port) {
     return spec;
 }
 
-Target BackendInstance::target(const std::string& host, uint16_t port) {
+Target BackendInstance::target(const std::string& host, uint16_t port,
+                               const std::string& state_dir) {
     auto context = zeroed<ge_spawn_context_t>();
     context.host = host.c_str();
     context.port = port;
+    context.state_dir = state_dir.empty() ? nullptr : state_dir.c_str();
     auto out = zeroed<ge_target_t>();
     ge_error error{};
     PluginCall call(plugin_, "target", &model_name_);
@@ -188,6 +203,38 @@ std::optional<ProbeRequest> BackendInstance::generation_probe_request() {
         throw BackendError("plugin " + plugin_.id + " gave no generation probe for model " +
                            model_name_ + ": " + bounded(error.message, sizeof error.message));
     }
+    return copy_probe(out);
+}
+
+bool BackendInstance::has_handover() const {
+    // A factory from before 1.4 ends before the field.
+    return GE_HAS_FIELD(plugin_.backend, ge_backend_factory_t, handover_step) &&
+           plugin_.backend->handover_step != nullptr;
+}
+
+std::optional<ProbeRequest> BackendInstance::handover_step(
+    HandoverPoint point, const std::optional<ProbeAnswerView>& previous) {
+    if (!has_handover()) return std::nullopt;
+    auto result = zeroed<ge_probe_result_t>();
+    if (previous) {
+        result.status = previous->status;
+        result.body = previous->body.data();
+        result.body_len = previous->body.size();
+    }
+    auto out = zeroed<ge_probe_request_t>();
+    ge_error error{};
+    PluginCall call(plugin_, "handover_step", &model_name_);
+    int32_t status = plugin_.backend->handover_step(
+        instance_, point == HandoverPoint::save ? GE_HANDOVER_SAVE : GE_HANDOVER_RESTORE,
+        previous ? &result : nullptr, &out, &error);
+    if (status != GE_OK) {
+        std::string message = bounded(error.message, sizeof error.message);
+        throw BackendError("plugin " + plugin_.id + " ended the " +
+                           (point == HandoverPoint::save ? "save" : "restore") + " of model " +
+                           model_name_ + ": " +
+                           (message.empty() ? "status " + std::to_string(status) : message));
+    }
+    if (!out.path || !*out.path) return std::nullopt;
     return copy_probe(out);
 }
 

@@ -32,14 +32,21 @@ class BackendInstance {
     BackendInstance(const BackendInstance&) = delete;
     BackendInstance& operator=(const BackendInstance&) = delete;
 
-    SpawnSpec spawn_spec(const std::string& host, uint16_t port);
-    Target target(const std::string& host, uint16_t port);
+    // `state_dir`: the model's cache directory (models.<name>.keep_cache), or "".
+    SpawnSpec spawn_spec(const std::string& host, uint16_t port, const std::string& state_dir = "");
+    Target target(const std::string& host, uint16_t port, const std::string& state_dir = "");
     ProbeRequest probe_request();
     // The plugin's one-token generation probe (ABI 1.2); nothing when the plugin has none.
     std::optional<ProbeRequest> generation_probe_request();
     bool has_generation_probe() const;
     ProbeVerdict probe_verdict(int status, const std::string& body);
     ExitDecision on_exit(const ExitInfo& info);
+    // The plugin's handover conversation (ABI 1.4): the next request to send the child, given
+    // the answer to the last one (nothing on the first call); nothing when it is done. Throws
+    // BackendError when the plugin fails a step.
+    std::optional<ProbeRequest> handover_step(HandoverPoint point,
+                                              const std::optional<ProbeAnswerView>& previous);
+    bool has_handover() const;
     // False for an instance that declared GE_BACKEND_NO_PROCESS (ABI 1.3): a remote target that
     // is probed and forwarded to, never spawned. Fixed for the instance's life.
     bool has_process() const { return (capabilities_ & GE_BACKEND_NO_PROCESS) == 0; }

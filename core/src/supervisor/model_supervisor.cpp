@@ -9,7 +9,9 @@
 #include "logging/logging.hpp"
 #include "process/child_process.hpp"
 #include "supervisor/child_port.hpp"
+#include "supervisor/handover.hpp"
 #include "supervisor/http_probe.hpp"
+#include "supervisor/state_dir.hpp"
 #include "supervisor/supervisor_clock.hpp"
 
 namespace gradatum {
@@ -72,9 +74,10 @@ void ModelSupervisor::start() {
     thread_ = std::thread([this] { run(); });
 }
 
-void ModelSupervisor::request_stop() {
+void ModelSupervisor::request_stop(bool save_state) {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
+    if (!save_state) skip_save_ = true;
     changed_.notify_all();
 }
 
@@ -346,8 +349,18 @@ ExitInfo ModelSupervisor::run_child_once() {
     uint16_t port = 0;
     try {
         port = pick_child_port(kChildHost);
-        spec = backend_->spawn_spec(kChildHost, port);
-        target = backend_->target(kChildHost, port);
+        child_state_dir_.clear();
+        if (!settings_.state_dir.empty()) {
+            try {
+                ensure_state_dir(settings_.state_dir);
+                child_state_dir_ = settings_.state_dir;
+            } catch (const std::exception& e) {
+                logging::for_model(settings_.name)
+                    ->error("keep_cache: {}; this child starts without its saved state", e.what());
+            }
+        }
+        spec = backend_->spawn_spec(kChildHost, port, child_state_dir_);
+        target = backend_->target(kChildHost, port, child_state_dir_);
         probe = backend_->probe_request();
         // liveness.generate: the engine refused the config if the plugin has no such probe.
         liveness_probe = settings_.liveness.generate
@@ -492,6 +505,10 @@ bool ModelSupervisor::await_ready(ChildProcess& child, const Target& target,
         ProbeAnswer answer = http_probe(target.host, target.port, probe, probe_timeout);
         ProbeVerdict verdict = backend_->probe_verdict(answer.status, answer.body);
         if (verdict == ProbeVerdict::ready && !child_exited()) {
+            if (!child_state_dir_.empty()) {
+                restore_state(target);
+                if (child_exited()) return false;
+            }
             {
                 std::lock_guard<std::mutex> lock(mutex_);
                 target_ = target;
@@ -524,7 +541,10 @@ void ModelSupervisor::watch_liveness(ChildProcess& child, const Target& target,
         wait_for_event(interval);
         if (child_exited()) return;
         if (stop_requested()) {
-            stop_child(child, stop_reason(), info);
+            std::string reason = stop_reason();
+            bool saved = save_state(target, reason);
+            if (child_exited()) return;
+            stop_child(child, reason, info, /*announce=*/!saved);
             return;
         }
         ProbeAnswer answer = http_probe(target.host, target.port, probe, timeout);
@@ -547,10 +567,38 @@ void ModelSupervisor::watch_liveness(ChildProcess& child, const Target& target,
     }
 }
 
-void ModelSupervisor::stop_child(ChildProcess& child, const std::string& reason, ExitInfo& info) {
+bool ModelSupervisor::save_state(const Target& target, const std::string& reason) {
+    if (child_state_dir_.empty()) return false;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (skip_save_) return false;
+    }
+    // Stopping first: no new request is let in while the state is written.
+    set_state(ModelState::stopping, reason + "; saving its state first (keep_cache)");
+    auto started = Clock::now();
+    run_handover(*backend_, HandoverPoint::save, target, settings_.cache_timeout, settings_.name);
+    auto took = ms_since(started);
+    uint64_t max_bytes = static_cast<uint64_t>(settings_.cache_max_mb) << 20;
+    for (const auto& dropped : prune_state_dir(child_state_dir_, max_bytes)) {
+        logging::for_model(settings_.name)
+            ->info("dropped {} ({:.1f} MB) from {}: over cache_max_mb ({} MB)", dropped.name,
+                   static_cast<double>(dropped.bytes) / (1 << 20), child_state_dir_,
+                   settings_.cache_max_mb);
+    }
+    logging::for_model(settings_.name)->debug("state saved in {} ms", took);
+    return true;
+}
+
+void ModelSupervisor::restore_state(const Target& target) {
+    run_handover(*backend_, HandoverPoint::restore, target, settings_.cache_timeout,
+                 settings_.name);
+}
+
+void ModelSupervisor::stop_child(ChildProcess& child, const std::string& reason, ExitInfo& info,
+                                 bool announce) {
     info.stopped_by_core = true;
     info.core_reason = reason;
-    set_state(ModelState::stopping, reason);
+    if (announce) set_state(ModelState::stopping, reason);
     // llama-server keeps a stream (or a non-streaming client) open after SIGTERM: close the
     // engine's connections to it first, so it can exit.
     in_flight_.abort_all();

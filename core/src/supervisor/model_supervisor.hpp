@@ -105,7 +105,8 @@ class ModelSupervisor {
     // Starts the control thread; the model runs a child once load() is called.
     void start();
     // Stops the child (closing in-flight upstream connections first) and the control thread.
-    void request_stop();
+    // `save_state`: false skips keep_cache's save (the engine was told to hurry).
+    void request_stop(bool save_state = true);
     void join();
 
     // Run a child (and restart it by the plugin's policy) from now on. No-op when loaded.
@@ -155,7 +156,13 @@ class ModelSupervisor {
                      ExitInfo& info);
     void watch_liveness(ChildProcess& child, const Target& target, const ProbeRequest& probe,
                         ExitInfo& info);
-    void stop_child(ChildProcess& child, const std::string& reason, ExitInfo& info);
+    // `announce`: enter `stopping` with the reason (false: already there, see save_state).
+    void stop_child(ChildProcess& child, const std::string& reason, ExitInfo& info,
+                    bool announce = true);
+    // keep_cache: a planned stop of a ready child hands its state to the next child (the
+    // plugin's handover, see supervisor/handover.hpp). Returns true when it entered `stopping`.
+    bool save_state(const Target& target, const std::string& reason);
+    void restore_state(const Target& target);
     // A backend without a process (supervisor/remote_target.cpp): one attempt, from the first
     // probe to the failure or stop that ends it.
     ExitInfo run_remote_once();
@@ -195,6 +202,10 @@ class ModelSupervisor {
     uint16_t child_port_ = 0;
     std::string remote_;      // ModelStatus::remote
     bool probe_now_ = false;  // see take_probe_now()
+    bool skip_save_ = false;  // request_stop(false)
+    // The model's cache directory as given to the current child ("" when keep_cache is off or
+    // it could not be created). Control thread only.
+    std::string child_state_dir_;
     std::chrono::steady_clock::time_point child_started_{};
     uint64_t starts_ = 0;
     uint64_t restarts_ = 0;

@@ -37,8 +37,17 @@ static const ge_host_api_t* g_host = NULL;
 
 #ifdef TEST_SMALL_FACTORY
 /* Claims to end right before on_exit: an older factory than the engine needs. */
-static const ge_backend_factory_t g_small_factory = {
-    offsetof(ge_backend_factory_t, on_exit), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+static const ge_backend_factory_t g_small_factory = {offsetof(ge_backend_factory_t, on_exit),
+                                                     NULL,
+                                                     NULL,
+                                                     NULL,
+                                                     NULL,
+                                                     NULL,
+                                                     NULL,
+                                                     NULL,
+                                                     NULL,
+                                                     NULL,
+                                                     NULL};
 #endif
 
 #ifdef TEST_BACKEND
@@ -136,11 +145,17 @@ static uint32_t backend_capabilities(ge_instance* instance) {
 #define TEST_CAPABILITIES_FUNCTION NULL
 #endif
 
-static const ge_backend_factory_t g_backend = {TEST_FACTORY_SIZE,     backend_create,
-                                               backend_destroy,       backend_spawn_spec,
-                                               backend_probe_request, backend_probe_verdict,
-                                               backend_target,        backend_on_exit,
-                                               TEST_GENERATION_PROBE, TEST_CAPABILITIES_FUNCTION};
+static const ge_backend_factory_t g_backend = {TEST_FACTORY_SIZE,
+                                               backend_create,
+                                               backend_destroy,
+                                               backend_spawn_spec,
+                                               backend_probe_request,
+                                               backend_probe_verdict,
+                                               backend_target,
+                                               backend_on_exit,
+                                               TEST_GENERATION_PROBE,
+                                               TEST_CAPABILITIES_FUNCTION,
+                                               NULL};
 #endif
 
 #ifdef TEST_UNDEFINED_SYMBOL
