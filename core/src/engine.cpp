@@ -272,8 +272,10 @@ void Engine::start() {
             spdlog::info("model {}: starts on its first request", name);
         }
     }
-    http_->front->start();
+    // The autostart models are loaded before the first request can ask /health: in between,
+    // a model not yet loaded would look like an idle on-demand one, and /health would say 200.
     fleet_->start();
+    http_->front->start();
     started_ = true;
 }
 
