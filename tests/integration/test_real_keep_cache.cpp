@@ -145,6 +145,29 @@ TEST_CASE("keep_cache: a swap under max_running keeps both conversations", "[rea
     CHECK(prompt_n(engine.port(), "tiny2", other + kMore) <= kNewOnly);
 }
 
+TEST_CASE("keep_cache: a reload that changed only the engine's keys restores the cache",
+          "[real][keep_cache][reload]") {
+    TempDir cache;
+    Engine engine(
+        "server.cache_dir = " + cache.path() + "\n" +
+        model_lines("tiny", "models.tiny.keep_cache = true\nmodels.tiny.queue_timeout = 30\n"));
+    REQUIRE(engine.wait_health(200, 60s));
+    CHECK(prompt_n(engine.port(), "tiny", conversation()) >= kWhole);
+    const int old_pid = pid(engine.port(), "tiny");
+    rewrite(engine.config_path(), "models.tiny.queue_timeout = 30\n",
+            "models.tiny.queue_timeout = 20\n");
+    engine.signal(SIGHUP);
+    REQUIRE(engine.wait_log("reload: model tiny: changed", 15s));
+    REQUIRE(wait_until(
+        [&] {
+            auto m = admin_model(engine.port(), "tiny");
+            return m["state"] == "ready" && m["pid"] != old_pid;
+        },
+        30s, 20ms));
+    CHECK(engine.log_contains("keep_cache: restored 1 slot(s)"));
+    CHECK(prompt_n(engine.port(), "tiny", conversation() + kMore) <= kNewOnly);
+}
+
 TEST_CASE("keep_cache: a reload that changed ctx_size does not restore the cache",
           "[real][keep_cache][reload]") {
     TempDir cache;
