@@ -413,3 +413,29 @@ TEST_CASE("many models: an 8 MiB body is routed by a model field that comes afte
     CHECK(r.status == 200);
     CHECK(last_request(m.port(), "b")["body_base64"].get<std::string>().size() > (8u << 20));
 }
+
+TEST_CASE("many models: a client that leaves while it waits for room causes no swap",
+          "[fake][models][swap]") {
+    // "a" is busy for 4 s; a request for "b" waits for room, and its client leaves after 0.5 s.
+    TwoModels m("--fake-load-ms 0 --fake-response-delay-ms 4000", "--fake-load-ms 0",
+                "server.default_model = a\nserver.max_running = 1\n"
+                "server.max_wait_for_swap = 30\n");
+    REQUIRE(m.engine->wait_health(200, 15s));
+    int a_status = 0;
+    Background busy(
+        [&] { a_status = http(m.port(), "POST", "/v1/chat/completions", chat("a")).status; });
+    REQUIRE(wait_until([&] { return m.admin("a")["in_flight"] == 1; }, 5s));
+    {
+        detail::RawResponse leaving(m.port(), "POST", "/v1/chat/completions", chat("b"), {}, 10s);
+        REQUIRE(wait_until([&] { return m.admin("b")["queued"] == 1; }, 5s));
+        std::this_thread::sleep_for(500ms);
+    }  // closed: the client is gone
+    // Noticed at the next tick (every 2 s), long before "a" is idle again.
+    CHECK(wait_until([&] { return m.admin("b")["queued"] == 0; }, 3s));
+    busy.join();
+    CHECK(a_status == 200);
+    std::this_thread::sleep_for(500ms);  // "a" is idle: a swap would start now
+    CHECK(m.state("a") == "ready");
+    CHECK(m.state("b") == "stopped");
+    CHECK(m.swaps() == 0);
+}

@@ -14,6 +14,7 @@
 #include "logging/logging.hpp"
 #include "proxy/body_fields.hpp"
 #include "proxy/body_intake.hpp"
+#include "proxy/client_hangup.hpp"
 #include "proxy/engine_endpoints.hpp"
 #include "proxy/forwarder.hpp"
 #include "proxy/lingering_close.hpp"
@@ -287,8 +288,9 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
     // if it had come during the restart, and is sent once more.
     void serve(ModelSupervisor& model, HTTPServerRequest& request, const std::string& body,
                bool stream, HTTPServerResponse& response) {
+        // Told every 2 s while the request waits: false (the client is gone) ends the wait.
         Fleet::Grant grant = door_.fleet->acquire(model, [&](std::chrono::milliseconds waited) {
-            return !stream || tell_waiting(model, waited, response);
+            return stream ? tell_waiting(model, waited, response) : !client_hung_up(request);
         });
         if (grant.admission.refusal == Refusal::not_loaded) {
             // Its model was changed by a reload while the request waited: the new one takes it.
