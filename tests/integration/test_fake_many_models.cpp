@@ -439,3 +439,29 @@ TEST_CASE("many models: a client that leaves while it waits for room causes no s
     CHECK(m.state("b") == "stopped");
     CHECK(m.swaps() == 0);
 }
+
+TEST_CASE("many models: the max_concurrent queue is first come, first served",
+          "[fake][models][queue]") {
+    TwoModels m("--fake-load-ms 0", "--fake-load-ms 0 --fake-response-delay-ms 300",
+                "server.default_model = b\nmodels.b.max_concurrent = 1\nmodels.b.max_queued = 8\n");
+    REQUIRE(m.engine->wait_health(200, 15s));
+    std::mutex order_mutex;
+    std::vector<int> order;
+    std::vector<std::unique_ptr<Background>> clients;
+    for (int i = 0; i < 6; ++i) {
+        clients.push_back(std::make_unique<Background>([&, i] {
+            auto r = http(m.port(), "POST", "/v1/chat/completions", chat("b"), {}, 30s);
+            std::lock_guard<std::mutex> lock(order_mutex);
+            order.push_back(r.status == 200 ? i : -1);
+        }));
+        // Each one in flight or queued before the next arrives.
+        REQUIRE(wait_until(
+            [&] {
+                auto b = m.admin("b");
+                return b["in_flight"].get<int>() + b["queued"].get<int>() == i + 1;
+            },
+            5s, 5ms));
+    }
+    for (auto& c : clients) c->join();
+    CHECK(order == std::vector<int>{0, 1, 2, 3, 4, 5});
+}

@@ -183,23 +183,23 @@ TEST_CASE("real many models: a stopped model is started by a stream, time to its
 
 TEST_CASE("real many models: ttl stops an idle model, the next request starts it again",
           "[real][models][lifecycle]") {
-    TwoTiny m("server.default_model = tiny\nmodels.tiny2.autostart = true\nmodels.tiny2.ttl = 1\n");
-    REQUIRE(m.wait_state("tiny2", "ready"));
-    CHECK(m.answered_by("tiny2") == "tiny2");
+    // ttl 2 s: on a loaded machine, seconds can pass between two of the test's own steps.
+    TwoTiny m("server.default_model = tiny\nmodels.tiny2.autostart = true\nmodels.tiny2.ttl = 2\n");
+    CHECK(m.answered_by("tiny2") == "tiny2");  // (started again by it if the ttl was quicker)
     const int first_pid = m.pid("tiny2");
     REQUIRE(first_pid > 0);
     const auto idle_from = Clock::now();
     REQUIRE(m.wait_state("tiny2", "stopped", 15s));
     const long long stopped_after = ms_between(idle_from, Clock::now());
-    std::cout << "ttl = 1 s: stopped " << stopped_after << " ms after the last answer" << std::endl;
-    CHECK(stopped_after >= 500);  // not at once (the janitor looks every 0.2 s)
-    CHECK(m.engine->log_contains("idle for 1 s (ttl)"));
+    std::cout << "ttl = 2 s: stopped " << stopped_after << " ms after the last answer" << std::endl;
+    CHECK(stopped_after >= 1500);  // not at once (the janitor looks every 0.2 s)
+    CHECK(m.engine->log_contains("idle for 2 s (ttl)"));
     CHECK(wait_all_gone({first_pid}, 5s));
     CHECK(m.state("tiny") == "ready");  // no ttl: never stopped
 
     CHECK(m.answered_by("tiny2") == "tiny2");
     auto model = m.admin("tiny2");
-    CHECK(model["starts"] == 2);
+    CHECK(model["starts"] >= 2);
     CHECK(model["restarts"] == 0);  // a ttl stop is no crash
     CHECK(model["pid"] != first_pid);
 }

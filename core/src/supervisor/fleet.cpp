@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <set>
 
 #include "gradatum/config_values.hpp"
 #include "logging/logging.hpp"
@@ -29,9 +32,11 @@ milliseconds since(Fleet::Clock::time_point start) {
 
 struct Fleet::Slot {
     std::shared_ptr<ModelSupervisor> model;
-    ModelSupervisor* blocked_by = nullptr;     // reload: its old self must leave first
-    size_t active = 0;                         // leases out: requests admitted
-    size_t queued_for_concurrency = 0;         // waiting for one of max_concurrent
+    ModelSupervisor* blocked_by = nullptr;  // reload: its old self must leave first
+    size_t active = 0;                      // leases out: requests admitted
+    // Requests waiting for one of max_concurrent, by turn: a freed place goes to the oldest.
+    std::set<uint64_t> concurrency_queue;
+    uint64_t next_turn = 0;
     std::multiset<Clock::time_point> waiting;  // arrivals of requests waiting for a load or room
     Clock::time_point last_used = Clock::now();
     Clock::time_point loaded_at{};
@@ -157,7 +162,7 @@ Fleet::Slot* Fleet::victim_for(const Slot& slot, Clock::time_point now, bool idl
     for (Slot* other : in_the_way(slot)) {
         if (!other->loaded() || other->draining) continue;
         if (now - other->loaded_at < other->model->settings().min_loaded) continue;
-        const bool has_waiting = !other->waiting.empty() || other->queued_for_concurrency > 0;
+        const bool has_waiting = !other->waiting.empty() || !other->concurrency_queue.empty();
         if (has_waiting && (!slot_overdue || !other->served)) continue;
         if (idle_only && other->active > 0) continue;
         auto better = [&](const Slot* a, const Slot* b) {
@@ -239,10 +244,14 @@ Fleet::Grant Fleet::acquire(ModelSupervisor& model, const WaitTick& tick) {
     std::shared_ptr<Slot> slot = find(model);
     const auto arrival = Clock::now();
     bool waiting = false, queued = false;
+    uint64_t turn = 0;  // in slot->concurrency_queue while queued
     Clock::time_point queue_deadline{};
     auto leave = [&] {
         if (waiting) slot->waiting.erase(slot->waiting.find(arrival));
-        if (queued) --slot->queued_for_concurrency;
+        if (queued) {
+            slot->concurrency_queue.erase(turn);
+            changed_.notify_all();  // the ones behind move up
+        }
         waiting = queued = false;
     };
     auto refuse = [&](Refusal refusal, std::string why) {
@@ -275,7 +284,16 @@ Fleet::Grant Fleet::acquire(ModelSupervisor& model, const WaitTick& tick) {
                 slot->waiting.erase(slot->waiting.find(arrival));
                 waiting = false;
             }
-            if (ms.max_concurrent == 0 || slot->active < ms.max_concurrent) {
+            // First come, first served: a new request does not pass queued ones, and a queued
+            // one goes when its place in the queue is within the free places.
+            size_t free = SIZE_MAX;
+            if (ms.max_concurrent > 0)
+                free = slot->active < ms.max_concurrent ? ms.max_concurrent - slot->active : 0;
+            const size_t ahead =
+                queued ? static_cast<size_t>(std::distance(slot->concurrency_queue.begin(),
+                                                           slot->concurrency_queue.find(turn)))
+                       : slot->concurrency_queue.size();
+            if (ahead < free) {
                 leave();
                 ++slot->active;
                 slot->served = true;
@@ -285,14 +303,15 @@ Fleet::Grant Fleet::acquire(ModelSupervisor& model, const WaitTick& tick) {
                 return grant;
             }
             if (!queued) {
-                if (slot->queued_for_concurrency >= ms.max_queued) {
+                if (slot->concurrency_queue.size() >= ms.max_queued) {
                     return refuse(Refusal::queue_full,
                                   std::to_string(ms.max_concurrent) +
                                       " requests are in flight (max_concurrent) and " +
                                       std::to_string(ms.max_queued) + " wait (max_queued)");
                 }
                 queued = true;
-                ++slot->queued_for_concurrency;
+                turn = slot->next_turn++;
+                slot->concurrency_queue.insert(turn);
                 queue_deadline = now + ms.queue_timeout;
             }
             if (now >= queue_deadline) {
@@ -439,7 +458,7 @@ void Fleet::retire(ModelSupervisor& model, milliseconds drain) {
 size_t Fleet::queued(const ModelSupervisor& model) const {
     std::lock_guard<std::mutex> lock(mutex_);
     auto slot = find(model);
-    return slot ? slot->waiting.size() + slot->queued_for_concurrency : 0;
+    return slot ? slot->waiting.size() + slot->concurrency_queue.size() : 0;
 }
 
 uint64_t Fleet::swaps() const {
@@ -456,7 +475,7 @@ void Fleet::janitor() {
         for (auto& slot : slots_) {
             const auto ttl = slot->model->settings().ttl;
             if (ttl.count() == 0 || !slot->loaded() || slot->draining) continue;
-            if (slot->active > 0 || !slot->waiting.empty() || slot->queued_for_concurrency)
+            if (slot->active > 0 || !slot->waiting.empty() || !slot->concurrency_queue.empty())
                 continue;
             if (slot->model->state() != ModelState::ready || now - slot->last_used < ttl) continue;
             slot->model->unload("idle for " + format_seconds(ttl) + " (ttl)");
