@@ -62,17 +62,6 @@ json last_request(uint16_t port, const std::string& name) {
     return json::parse(r.body);
 }
 
-void rewrite(const std::string& path, const std::string& from, const std::string& to) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string s = text.str();
-    const size_t at = s.find(from);
-    REQUIRE(at != std::string::npos);
-    s.replace(at, from.size(), to);
-    std::ofstream(path) << s;
-}
-
 }  // namespace
 
 TEST_CASE(

@@ -56,15 +56,14 @@ int pid(uint16_t port, const std::string& model) {
     return admin_model(port, model)["pid"];
 }
 
-void rewrite(const std::string& path, const std::string& from, const std::string& to) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string s = text.str();
-    const size_t at = s.find(from);
-    REQUIRE(at != std::string::npos);
-    s.replace(at, from.size(), to);
-    std::ofstream(path) << s;
+// The model is ready again, with another child than `old_pid`.
+bool wait_new_child(uint16_t port, const std::string& model, int old_pid) {
+    return wait_until(
+        [&] {
+            auto m = admin_model(port, model);
+            return m["state"] == "ready" && m["pid"] != old_pid;
+        },
+        30s, 20ms);
 }
 
 // The whole prompt, or nearly: nothing came from a cache.
@@ -114,12 +113,7 @@ TEST_CASE("keep_cache: an admin restart and a graceful shutdown keep the convers
         const int old_pid = pid(engine.port(), "tiny");
         auto r = http(engine.port(), "POST", "/admin/models/tiny/restart");
         REQUIRE(r.status == 202);  // accepted: the restart runs on
-        REQUIRE(wait_until(
-            [&] {
-                auto m = admin_model(engine.port(), "tiny");
-                return m["state"] == "ready" && m["pid"] != old_pid;
-            },
-            30s, 20ms));
+        REQUIRE(wait_new_child(engine.port(), "tiny", old_pid));
         CHECK(prompt_n(engine.port(), "tiny", conversation() + kMore) <= kNewOnly);
         CHECK(engine.stop(SIGTERM) == 0);
         CHECK(engine.log_count("keep_cache: saved 1 slot(s)") == 2);
@@ -158,12 +152,7 @@ TEST_CASE("keep_cache: a reload that changed only the engine's keys restores the
             "models.tiny.queue_timeout = 20\n");
     engine.signal(SIGHUP);
     REQUIRE(engine.wait_log("reload: model tiny: changed", 15s));
-    REQUIRE(wait_until(
-        [&] {
-            auto m = admin_model(engine.port(), "tiny");
-            return m["state"] == "ready" && m["pid"] != old_pid;
-        },
-        30s, 20ms));
+    REQUIRE(wait_new_child(engine.port(), "tiny", old_pid));
     CHECK(engine.log_contains("keep_cache: restored 1 slot(s)"));
     CHECK(prompt_n(engine.port(), "tiny", conversation() + kMore) <= kNewOnly);
 }
@@ -180,12 +169,7 @@ TEST_CASE("keep_cache: a reload that changed ctx_size does not restore the cache
             "models.tiny.llama_server.ctx_size = 2048\n");
     engine.signal(SIGHUP);
     REQUIRE(engine.wait_log("reload: model tiny: changed", 15s));
-    REQUIRE(wait_until(
-        [&] {
-            auto m = admin_model(engine.port(), "tiny");
-            return m["state"] == "ready" && m["pid"] != old_pid;
-        },
-        30s, 20ms));
+    REQUIRE(wait_new_child(engine.port(), "tiny", old_pid));
     CHECK(engine.log_contains("keep_cache: saved 1 slot(s)"));
     CHECK(engine.log_contains("keep_cache: not restoring the cache saved at"));
     CHECK(engine.log_contains("other llama-server arguments"));
@@ -205,12 +189,7 @@ TEST_CASE("keep_cache: a crash loses the cache and nothing else", "[real][keep_c
     // starts empty instead of with that older state.
     const int old_pid = pid(engine.port(), "tiny");
     REQUIRE(kill(old_pid, SIGKILL) == 0);
-    REQUIRE(wait_until(
-        [&] {
-            auto m = admin_model(engine.port(), "tiny");
-            return m["state"] == "ready" && m["pid"] != old_pid;
-        },
-        30s, 20ms));
+    REQUIRE(wait_new_child(engine.port(), "tiny", old_pid));
     CHECK(engine.log_count("keep_cache: saved") == 1);
     CHECK(engine.log_count("keep_cache: restored") == 1);
     CHECK(prompt_n(engine.port(), "tiny", conversation() + kMore + " again") >= kWhole);

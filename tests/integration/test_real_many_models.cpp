@@ -80,17 +80,6 @@ struct TwoTiny {
     }
 };
 
-void rewrite(const std::string& path, const std::string& from, const std::string& to) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string s = text.str();
-    const size_t at = s.find(from);
-    REQUIRE(at != std::string::npos);
-    s.replace(at, from.size(), to);
-    std::ofstream(path) << s;
-}
-
 bool is_data(const std::string& event) {
     return event.rfind("data: ", 0) == 0;
 }

@@ -5,6 +5,7 @@
 #include "admin_api.hpp"        // admin_model: a model's counters from GET /admin/models
 #include "build_paths.hpp"      // where the build put the engine, the plugins, the fake
 #include "clock.hpp"            // Clock, chrono literals
+#include "config_edit.hpp"      // rewrite: edit a config file before a reload
 #include "engine_process.hpp"   // Engine, run_engine_once/args, child_port, only_child
 #include "fake_engine.hpp"      // FakeEngine, what the fake llama-server reports
 #include "free_port.hpp"        // free_port
