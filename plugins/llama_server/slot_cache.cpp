@@ -141,20 +141,27 @@ std::optional<HttpRequest> SlotCache::save_step(const HttpAnswer* previous) {
         return next_save();
     }
     if (phase_ != Phase::saving || pending_.empty()) return std::nullopt;
-    Slot slot = pending_.front();
-    pending_.erase(pending_.begin());
-    json answer = json::parse(previous->body, nullptr, false);
-    if (previous->status == 200 && answer.is_object()) {
-        slot.tokens = answer.value("n_saved", slot.tokens);
-        slot.bytes = answer.value("n_written", 0LL);
-        done_.push_back(slot);
-    } else {
-        log_(GE_LOG_WARN, "keep_cache: slot " + std::to_string(slot.id) + " not saved: " +
-                              (previous->status == 0 ? std::string("no answer")
-                                                     : std::to_string(previous->status) + " " +
-                                                           shorten(previous->body)));
+    if (auto answer = take_answer(*previous, "saved")) {
+        Slot& slot = done_.back();
+        slot.tokens = answer->value("n_saved", slot.tokens);
+        slot.bytes = answer->value("n_written", 0LL);
     }
     return pending_.empty() ? finish_save() : next_save();
+}
+
+std::optional<json> SlotCache::take_answer(const HttpAnswer& answer, const char* done) {
+    Slot slot = pending_.front();
+    pending_.erase(pending_.begin());
+    json body = json::parse(answer.body, nullptr, false);
+    if (answer.status == 200 && body.is_object()) {
+        done_.push_back(slot);
+        return body;
+    }
+    log_(GE_LOG_WARN,
+         "keep_cache: slot " + std::to_string(slot.id) + " not " + done + ": " +
+             (answer.status == 0 ? std::string("no answer")
+                                 : std::to_string(answer.status) + " " + shorten(answer.body)));
+    return std::nullopt;
 }
 
 std::optional<HttpRequest> SlotCache::next_save() {
@@ -243,18 +250,10 @@ std::optional<HttpRequest> SlotCache::restore_step(const HttpAnswer* previous) {
         return next_restore();
     }
     if (phase_ != Phase::restoring || pending_.empty()) return std::nullopt;
-    Slot slot = pending_.front();
-    pending_.erase(pending_.begin());
-    json answer = json::parse(previous->body, nullptr, false);
-    if (previous->status == 200 && answer.is_object()) {
-        slot.tokens = answer.value("n_restored", slot.tokens);
+    if (auto answer = take_answer(*previous, "restored")) {
+        Slot& slot = done_.back();
+        slot.tokens = answer->value("n_restored", slot.tokens);
         restored_.insert(slot.id);
-        done_.push_back(slot);
-    } else {
-        log_(GE_LOG_WARN, "keep_cache: slot " + std::to_string(slot.id) + " not restored: " +
-                              (previous->status == 0 ? std::string("no answer")
-                                                     : std::to_string(previous->status) + " " +
-                                                           shorten(previous->body)));
     }
     return pending_.empty() ? finish_restore() : next_restore();
 }

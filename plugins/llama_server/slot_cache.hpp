@@ -56,6 +56,9 @@ class SlotCache {
         long long tokens = 0;
         long long bytes = 0;
     };
+    // The answer to the action on pending_.front(), which leaves the queue: its JSON when it
+    // succeeded (the slot is then done_.back()), else nothing (logged: "not <done>").
+    std::optional<nlohmann::json> take_answer(const HttpAnswer& answer, const char* done);
     std::optional<HttpRequest> next_save();
     std::optional<HttpRequest> finish_save();
     std::optional<HttpRequest> next_restore();
