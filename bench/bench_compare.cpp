@@ -855,10 +855,12 @@ int main(int argc, char** argv) {
                                              {"nginx", nginx.port(), nginx.pid()}};
             if (want("real")) bench_real_streams(s, variants);
             if (want("small-real")) {
+                // The engine answers /health and /v1/models itself (it lists every configured
+                // model); /props is a small GET it forwards to the child.
                 bench_small(s,
                             "llama-server (via the engine, /health is the engine's own answer; "
-                            "/v1/models is forwarded)",
-                            variants, {"/health", "/v1/models"});
+                            "/props is forwarded)",
+                            variants, {"/health", "/props"});
             }
         }
         if (want("small-fake")) {
@@ -866,11 +868,11 @@ int main(int argc, char** argv) {
             auto engine = start_engine(fake_config(files, "--fake-load-ms 0"));
             uint16_t child = child_port(*engine);
             Nginx nginx(s.nginx, child);
-            bench_small(s, "the fake llama-server (forwarded)",
+            bench_small(s, "the fake llama-server (/props, forwarded)",
                         {{"direct", child, 0},
                          {"engine", engine->port(), engine->pid()},
                          {"nginx", nginx.port(), nginx.pid()}},
-                        {"/v1/models"});
+                        {"/props"});
         }
         if (want("sse")) bench_sse(s);
         if (want("body")) bench_body(s);

@@ -18,6 +18,16 @@ ClientConnection::ClientConnection(Poco::Net::StreamSocket socket,
       client_(socket_.peerAddress()),
       server_(std::move(server_address)) {}
 
+const std::string& ClientConnection::client_text() {
+    if (client_text_.empty()) client_text_ = client_.toString();
+    return client_text_;
+}
+
+const std::string& ClientConnection::client_host_text() {
+    if (client_host_text_.empty()) client_host_text_ = client_.host().toString();
+    return client_host_text_;
+}
+
 ClientConnection::~ClientConnection() {
     if (ssl_) {
         SSL_shutdown(ssl_);  // a close_notify if it can go at once; the socket closes anyway
@@ -126,11 +136,14 @@ ClientConnection::Fill ClientConnection::fill(size_t limit) {
             return Fill::closed;
         }
         // MSG_DONTWAIT: a worker also fills a blocking socket here (the next keep-alive request).
-        ssize_t n =
-            ::recv(fd_, chunk, std::min(sizeof chunk, limit - pending().size()), MSG_DONTWAIT);
+        const size_t wanted = std::min(sizeof chunk, limit - pending().size());
+        ssize_t n = ::recv(fd_, chunk, wanted, MSG_DONTWAIT);
         if (n > 0) {
             buffer_.append(chunk, static_cast<size_t>(n));
             result = Fill::some;
+            // A short read took all there was: the recv() that would only say EAGAIN is saved
+            // (the reactor's epoll is level-triggered; an end of stream shows on the next call).
+            if (static_cast<size_t>(n) < wanted) break;
             continue;
         }
         if (n < 0 && errno == EINTR) continue;

@@ -36,6 +36,10 @@ class ClientConnection {
     Poco::Net::StreamSocket& socket() { return socket_; }
     int fd() const { return fd_; }
     const Poco::Net::SocketAddress& client_address() const { return client_; }
+    // The client's address as text, "host:port" and "host" (made once per connection, not per
+    // request: the access log and X-Forwarded-For need them on every request).
+    const std::string& client_text();
+    const std::string& client_host_text();
     const Poco::Net::SocketAddress& server_address() const { return server_; }
 
     // Received and not consumed yet.
@@ -64,6 +68,8 @@ class ClientConnection {
     int fd_;
     Poco::Net::SocketAddress client_;
     Poco::Net::SocketAddress server_;
+    std::string client_text_;
+    std::string client_host_text_;
     std::string buffer_;
     size_t start_ = 0;
     SSL* ssl_ = nullptr;

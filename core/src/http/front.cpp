@@ -1,5 +1,7 @@
 #include "http/front.hpp"
 
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/StreamSocketImpl.h>
@@ -12,6 +14,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "gradatum/config_values.hpp"
 #include "http/server_request.hpp"
@@ -48,6 +51,19 @@ std::string error_response(const FrontSettings& settings, int status, const std:
                        std::to_string(body.size()) + "\r\nConnection: close\r\n";
     if (retry_after_s > 0) head += "Retry-After: " + std::to_string(retry_after_s) + "\r\n";
     return head + "\r\n" + body;
+}
+
+// The Date header's value, formatted once a second per thread rather than per response.
+const std::string& http_date_now() {
+    thread_local time_t formatted_at = 0;
+    thread_local std::string text;
+    const time_t now = ::time(nullptr);
+    if (now != formatted_at) {
+        text = Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(now),
+                                               Poco::DateTimeFormat::HTTP_FORMAT);
+        formatted_at = now;
+    }
+    return text;
 }
 
 // A worker's job: one connection until it goes back to the reactor or is closed.
@@ -94,7 +110,7 @@ Front::~Front() {
 void Front::add_listener(Poco::Net::ServerSocket listener, bool tls) {
     listener.setBlocking(false);
     post([this, listener, tls] {
-        listeners_.push_back({listener, tls});
+        listeners_.push_back({listener, tls, listener.address()});
         if (started_) watch_listener(listeners_.back());
     });
 }
@@ -264,7 +280,7 @@ void Front::accept_all(Listener& listener) {
             socket.setBlocking(false);
             socket.setNoDelay(true);  // small SSE writes must not wait for Nagle
             auto connection =
-                std::make_unique<ClientConnection>(std::move(socket), listener.socket.address());
+                std::make_unique<ClientConnection>(std::move(socket), listener.address);
             if (tls) connection->start_tls(tls->native());
             if (waiting_.size() + busy_ >= settings_.max_connections) {
                 std::string answer =
@@ -474,7 +490,7 @@ void Front::serve(std::unique_ptr<ClientConnection> connection, RequestHead head
         ServerResponse response(*connection, head.method == "HEAD");
         ServerRequest request(head, *connection, response, *params_);
         response.setVersion(request.getVersion());
-        response.setDate(Poco::Timestamp());
+        response.set("Date", http_date_now());
         response.setKeepAlive(head.keep_alive && accepting_);
         try {
             std::unique_ptr<Poco::Net::HTTPRequestHandler> handler(

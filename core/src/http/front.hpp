@@ -71,6 +71,7 @@ class Front {
     struct Listener {
         Poco::Net::ServerSocket socket;
         bool tls;
+        Poco::Net::SocketAddress address;  // read once: address() is a getsockname(2) each time
     };
     using Clock = std::chrono::steady_clock;
 

@@ -368,6 +368,9 @@ class RelayedStream : public StreamRelay::Stream {
                 sent += out.total() - (rest.size() - before);
                 if (!rest.empty()) return stop(Stop::client_busy);
                 if (body_.complete()) return stop(Stop::complete);
+                // A short read took all there was: epoll (level-triggered) reports the next
+                // bytes, so the recv() that would only say EAGAIN is saved, once per event.
+                if (static_cast<size_t>(n) < sizeof buffer) return true;
                 continue;
             }
             if (n == 0) return stop(Stop::end);
@@ -874,7 +877,8 @@ void append_header(std::string& head, std::string_view name, std::string_view va
 }  // namespace
 
 std::string upstream_request_head(const Poco::Net::HTTPServerRequest& request,
-                                  const std::string& body, const Target& target, bool keep_alive) {
+                                  const std::string& body, const Target& target, bool keep_alive,
+                                  const std::string& client_host) {
     std::string head;
     head.reserve(512);
     head += request.getMethod();
@@ -911,8 +915,7 @@ std::string upstream_request_head(const Poco::Net::HTTPServerRequest& request,
         append_header(head, name, value);
     }
     for (const auto& [name, value] : target.headers) append_header(head, name, value);
-    append_header(head, "X-Forwarded-For",
-                  forwarded_for + request.clientAddress().host().toString());
+    append_header(head, "X-Forwarded-For", forwarded_for + client_host);
     head += request.secure() ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n";
     append_header(
         head, "Via",
@@ -932,7 +935,9 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
     UpstreamPool& pool = job.upstream;
     const UpstreamSettings& settings = pool.settings();
     const bool pooling = settings.keepalive > 0;
-    const std::string head = upstream_request_head(request, body, job.target, pooling);
+    const std::string head = upstream_request_head(
+        request, body, job.target, pooling,
+        static_cast<http::ServerRequest&>(request).connection().client_host_text());
     for (int attempt = 1;; ++attempt) {
         std::unique_ptr<UpstreamConnection> upstream;
         bool reused = false;

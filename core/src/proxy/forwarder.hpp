@@ -52,8 +52,10 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
 
 // The head of the request sent to the child (exposed for tests): end-to-end headers of the
 // client's request, the target's own headers in place of the client's of the same name,
-// X-Forwarded-For / X-Forwarded-Proto / Via, and a Content-Length for the body.
+// X-Forwarded-For (ending with `client_host`, the client's address) / X-Forwarded-Proto / Via,
+// and a Content-Length for the body.
 std::string upstream_request_head(const Poco::Net::HTTPServerRequest& request,
-                                  const std::string& body, const Target& target, bool keep_alive);
+                                  const std::string& body, const Target& target, bool keep_alive,
+                                  const std::string& client_host);
 
 }  // namespace gradatum::proxy

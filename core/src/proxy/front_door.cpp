@@ -138,7 +138,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
         };
         const std::string line =
             fmt::format("access: {} {} {} {} {} in={} out={} ttfb={} time={} cut={}",
-                        request.clientAddress().toString(),
+                        request.connection().client_text(),
                         served_model_name_.empty() ? "-" : served_model_name_, request.getMethod(),
                         request.getURI(), r.status, r.bytes_in, r.bytes_out, ms(r.first_byte_s),
                         ms(r.seconds), cut_by_.empty() ? "-" : cut_by_);

@@ -26,37 +26,50 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take(const std::string& model,
     if (settings_.keepalive == 0) return nullptr;
     std::vector<std::unique_ptr<UpstreamConnection>> dropped;  // closed after the unlock
     std::unique_ptr<UpstreamConnection> found;
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        auto it = slots_.find(model);
-        if (it == slots_.end()) {
-            slots_[model].generation = generation;
-            return nullptr;
-        }
-        Slot& slot = it->second;
-        if (generation > slot.generation) {
-            // A newer child is serving: whatever is idle belongs to the one before.
-            dropped = std::move(slot.idle);
-            slot.idle.clear();
-            slot.generation = generation;
-        } else if (generation < slot.generation) {
-            return nullptr;  // admitted to a child that is already replaced: connect afresh
-        }
-        const auto now = Clock::now();
-        while (!slot.idle.empty()) {
-            std::unique_ptr<UpstreamConnection> c = std::move(slot.idle.back());
-            slot.idle.pop_back();
-            if (now - c->idle_since < settings_.max_idle && c->host() == host &&
-                c->port() == port && c->idle_and_open()) {
-                found = std::move(c);
-                ++stats_.reused;
+    while (!found) {
+        std::unique_ptr<UpstreamConnection> candidate;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto it = slots_.find(model);
+            if (it == slots_.end()) {
+                slots_[model].generation = generation;
                 break;
             }
-            dropped.push_back(std::move(c));
+            Slot& slot = it->second;
+            if (generation > slot.generation) {
+                // A newer child is serving: whatever is idle belongs to the one before.
+                for (auto& c : slot.idle) dropped.push_back(std::move(c));
+                stats_.discarded += slot.idle.size();
+                stats_.idle -= slot.idle.size();
+                slot.idle.clear();
+                slot.generation = generation;
+            } else if (generation < slot.generation) {
+                break;  // admitted to a child that is already replaced: connect afresh
+            }
+            const auto now = Clock::now();
+            while (!slot.idle.empty() && !candidate) {
+                std::unique_ptr<UpstreamConnection> c = std::move(slot.idle.back());
+                slot.idle.pop_back();
+                --stats_.idle;
+                if (now - c->idle_since < settings_.max_idle && c->host() == host &&
+                    c->port() == port) {
+                    candidate = std::move(c);
+                } else {
+                    ++stats_.discarded;
+                    dropped.push_back(std::move(c));
+                }
+            }
         }
-        stats_.discarded += dropped.size();
-        stats_.idle -= dropped.size() + (found ? 1 : 0);
+        if (!candidate) break;
+        // The check is a system call: made outside the lock, which every request takes.
+        if (candidate->idle_and_open()) {
+            found = std::move(candidate);
+        } else {
+            ++stats_.discarded;
+            dropped.push_back(std::move(candidate));
+        }
     }
+    if (found) ++stats_.reused;
     if (!dropped.empty()) {
         spdlog::debug("model {}: closed {} idle upstream connection(s)", model, dropped.size());
     }
@@ -91,8 +104,12 @@ void UpstreamPool::clear() {
 }
 
 UpstreamPool::Stats UpstreamPool::stats() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return stats_;
+    Stats s;
+    s.idle = stats_.idle;
+    s.reused = stats_.reused;
+    s.kept = stats_.kept;
+    s.discarded = stats_.discarded;
+    return s;
 }
 
 void UpstreamPool::reap() {

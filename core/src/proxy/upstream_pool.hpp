@@ -11,6 +11,7 @@
 // after 5 s). A reaper thread closes expired and dead idle connections once a second.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -73,7 +74,10 @@ class UpstreamPool {
     std::condition_variable wake_;
     bool stopping_ = false;
     std::map<std::string, Slot, std::less<>> slots_;
-    Stats stats_;
+    // Counted outside the lock too (a connection's check is made outside it).
+    struct Counters {
+        std::atomic<uint64_t> idle{0}, reused{0}, kept{0}, discarded{0};
+    } stats_;
     std::thread reaper_;
     StreamRelay relay_;
 };

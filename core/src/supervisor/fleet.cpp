@@ -107,6 +107,7 @@ void Fleet::stop() {
         std::lock_guard<std::mutex> lock(mutex_);
         stopping_ = true;
         changed_.notify_all();
+        janitor_wake_.notify_all();
     }
     if (janitor_.joinable()) janitor_.join();
 }
@@ -480,7 +481,7 @@ void Fleet::janitor() {
             if (slot->model->state() != ModelState::ready || now - slot->last_used < ttl) continue;
             slot->model->unload("idle for " + format_seconds(ttl) + " (ttl)");
         }
-        changed_.wait_for(lock, milliseconds(200));
+        janitor_wake_.wait_for(lock, milliseconds(200));
     }
 }
 

@@ -110,6 +110,8 @@ class Fleet {
     FleetSettings settings_;
     mutable std::mutex mutex_;
     std::condition_variable changed_;
+    // The janitor's own: a notice on changed_ (every request's end) must not wake it.
+    std::condition_variable janitor_wake_;
     std::vector<std::shared_ptr<Slot>> slots_;
     bool stopping_ = false;
     bool started_ = false;
