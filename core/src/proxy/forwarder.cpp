@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 
 #include "child_gone.hpp"
@@ -410,21 +411,27 @@ class RelayedStream : public StreamRelay::Stream {
 // ---- one exchange on one connection ---------------------------------------------------------
 
 enum class Outcome {
-    done,   // the client has its answer (or an error, or went away)
-    retry,  // a pooled connection was found closed before the request got through
-    reuse,  // done, and the connection may carry another request
-    gone,   // the child is gone and answered nothing: the request may go to the next child
+    done,      // the client has its answer (or an error, or went away)
+    retry,     // a pooled connection was found closed before the request got through
+    reuse,     // done, and the connection may carry another request
+    released,  // done; the connection went back to the pool before the last write to the client
+    gone,      // the child is gone and answered nothing: the request may go to the next child
 };
 
 class Exchange {
   public:
+    // `release`: hands the connection back to the pool; called at most once, when the whole
+    // answer came in the first read, before it is written to the client (after it, the exchange
+    // never touches `upstream` again). Null: no pool.
     Exchange(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
-             const ForwardJob& job, UpstreamConnection& upstream, bool reused)
+             const ForwardJob& job, UpstreamConnection& upstream, bool reused,
+             std::function<void()> release)
         : request_(request),
           response_(response),
           job_(job),
           upstream_(upstream),
           reused_(reused),
+          release_(std::move(release)),
           client_(static_cast<http::ServerRequest&>(request).socket()),
           connection_(static_cast<http::ServerRequest&>(request).connection()),
           client_fd_(client_.impl()->sockfd()),
@@ -677,6 +684,18 @@ class Exchange {
         } else {
             static_cast<http::ServerResponse&>(response_).mark_sent_by_handler();
         }
+        // The whole answer in hand (the usual small answer): the connection goes back to the
+        // pool before the client has the answer, so the client's next request finds it there.
+        if (release_ && body.complete() && !head.close && !body.overrun() && !head.event_stream) {
+            release_();
+            if (!first.send(connection_)) {
+                cut_by_ = "client";
+                response_.setKeepAlive(false);
+                return Outcome::released;
+            }
+            sent_body(first.total() - out_head.size());
+            return Outcome::released;
+        }
         if (!first.send(connection_)) return client_left();
         sent_body(first.total() - out_head.size());
         // Event streams move on the relay thread; TLS connections stay with their thread (an
@@ -854,6 +873,7 @@ class Exchange {
     const ForwardJob& job_;
     UpstreamConnection& upstream_;
     const bool reused_;
+    std::function<void()> release_;
     std::string cut_by_;
     Poco::Net::StreamSocket& client_;
     http::ClientConnection& connection_;
@@ -973,10 +993,22 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
         }
         Outcome outcome;
         std::string cut_by, error;
+        // Back to the pool from inside the exchange (Outcome::released): no abort may reach the
+        // connection once another request can take it.
+        auto release = [&] {
+            job.ticket.set_abort(nullptr);
+            ++upstream->requests;
+            if (job.ticket.aborted()) {
+                upstream.reset();  // the stop may have shut it: never lend it
+            } else {
+                pool.give_back(job.model, std::move(upstream));
+            }
+        };
         {
             AbortGuard guard{job.ticket};  // cleared before `upstream` can go back or away
             job.ticket.set_abort([c = upstream.get()] { c->shutdown_now(); });
-            Exchange exchange(request, response, job, *upstream, reused);
+            Exchange exchange(request, response, job, *upstream, reused,
+                              pooling ? std::function<void()>(release) : nullptr);
             outcome = exchange.run(head, body);
             cut_by = exchange.cut_by();
             error = exchange.error();
@@ -987,6 +1019,7 @@ ForwardResult forward(Poco::Net::HTTPServerRequest& request, const std::string& 
             continue;
         }
         if (outcome == Outcome::gone) return {true, error, ""};
+        if (outcome == Outcome::released) return {false, error, cut_by};
         ++upstream->requests;
         if (outcome == Outcome::reuse && !job.ticket.aborted()) {
             pool.give_back(job.model, std::move(upstream));
