@@ -52,13 +52,15 @@ void bench_restart(int rounds) {
         while ((fresh = only_child(*engine)) == 0 || fresh == old)
             std::this_thread::sleep_for(100us);
         auto spawned = Clock::now();
-        // The new child's port appears in the log once it is started.
-        uint16_t port = 0;
-        while ((port = child_port(*engine)) == 0 ||
-               !engine->log_contains("child pid " + std::to_string(fresh)))
-            std::this_thread::sleep_for(100us);
+        const uint16_t port = port_of_child(*engine, "tiny", fresh, 60s);
+        if (port == 0) {
+            std::fprintf(stderr, "bench: child %d never showed in /admin/models\n", fresh);
+            return;
+        }
         Clock::time_point child_ok{}, engine_ok{};
-        while (child_ok == Clock::time_point{} || engine_ok == Clock::time_point{}) {
+        const auto give_up = Clock::now() + 60s;
+        while ((child_ok == Clock::time_point{} || engine_ok == Clock::time_point{}) &&
+               Clock::now() < give_up) {
             try {
                 if (child_ok == Clock::time_point{} &&
                     http(port, "GET", "/health", "", {}, 1s).status == 200)

@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -181,6 +183,27 @@ pid_t only_child(const Engine& engine) {
         if (process_alive(pid)) alive.push_back(pid);  // not a zombie the engine has yet to reap
     }
     return alive.size() == 1 ? alive.front() : 0;
+}
+
+uint16_t port_of_child(const Engine& engine, const std::string& model, pid_t pid,
+                       std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        try {
+            auto answer = http(engine.port(), "GET", "/admin/models", "", {}, 1000ms);
+            auto list = nlohmann::json::parse(answer.body, nullptr, false);
+            if (list.is_object() && list["data"].is_array()) {
+                for (const auto& m : list["data"]) {
+                    if (m.value("id", "") == model && m.value("pid", 0) == pid &&
+                        m.value("port", 0) != 0)
+                        return static_cast<uint16_t>(m.value("port", 0));
+                }
+            }
+        } catch (const std::exception&) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return 0;
 }
 
 }  // namespace ge_test

@@ -87,5 +87,9 @@ uint16_t child_port(const Engine& engine);
 
 // The engine's one live child process, or 0 if it has none or several.
 pid_t only_child(const Engine& engine);
+// The port of the child `pid` of model `model`, as GET /admin/models says once that child runs;
+// 0 if it does not within `timeout`. Unlike child_port(), never a former child's.
+uint16_t port_of_child(const Engine& engine, const std::string& model, pid_t pid,
+                       std::chrono::milliseconds timeout);
 
 }  // namespace ge_test
