@@ -22,8 +22,7 @@ TEST_CASE("real: llama-server through the command backend answers a chat complet
     REQUIRE(engine.wait_health(200, 60s));
     uint16_t direct = child_port(engine);
     REQUIRE(direct != 0);
-    const std::string chat =
-        R"({"model":"tiny","max_tokens":8,"messages":[{"role":"user","content":"Say hi"}]})";
+    const std::string chat = tiny_chat("tiny");
     // The child demands the key the engine gave it; the engine sends it.
     CHECK(http(direct, "POST", "/v1/chat/completions", chat, {{"Content-Type", "application/json"}})
               .status == 401);

@@ -71,9 +71,7 @@ std::string generation(json body) {
     body["temperature"] = 0;
     body["seed"] = 1;
     body["ignore_eos"] = true;
-    json bias = json::array();
-    for (int token = 3; token < 259; ++token) bias.push_back({token, false});
-    body["logit_bias"] = bias;
+    body["logit_bias"] = banned_byte_tokens();
     return body.dump();
 }
 

@@ -42,9 +42,7 @@ std::string chat(const std::string& model, int tokens, bool stream = false) {
                  {"temperature", 0},
                  {"ignore_eos", true},
                  {"messages", json::array({{{"role", "user"}, {"content", "hello"}}})}};
-    json bias = json::array();
-    for (int token = 3; token < 259; ++token) bias.push_back({token, false});
-    body["logit_bias"] = bias;
+    body["logit_bias"] = banned_byte_tokens();
     return body.dump();
 }
 

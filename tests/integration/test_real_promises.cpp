@@ -108,22 +108,13 @@ std::vector<json> expect_same_stream(const Promised& real, const std::string& ta
     return events;
 }
 
-// Byte tokens (ids 3-258 of the llama vocabulary) banned: random bytes form invalid UTF-8, which
-// llama-server's chat output parser answers with a 500. The object form merges with a table
-// row's own logit_bias.
-json banned_bytes() {
-    json bias = json::object();
-    for (int token = 3; token < 259; ++token) bias[std::to_string(token)] = false;
-    return bias;
-}
-
 // Greedy, no prompt cache (the second of two identical requests would otherwise start from the
 // first one's cache, and a differently batched prompt may round differently).
 json greedy(json body) {
     body["temperature"] = 0;
     body["seed"] = 1;
     body["cache_prompt"] = false;
-    if (!body.contains("logit_bias")) body["logit_bias"] = banned_bytes();
+    if (!body.contains("logit_bias")) body["logit_bias"] = banned_byte_tokens();
     return body;
 }
 
@@ -258,7 +249,7 @@ json function_tool(const std::string& name, const std::string& arg,
 // prefill). Whitespace and "<" tokens are banned so that the grammar's only way on is the call's
 // JSON (its enums bound the strings), then the end of the turn instead of a second call.
 json tool_request() {
-    json bias = banned_bytes();
+    json bias = banned_byte_tokens();
     for (int token : {29871, 259, 1678, 268, 418, 539, 4706, 308, 529, 29966}) {
         bias[std::to_string(token)] = false;
     }

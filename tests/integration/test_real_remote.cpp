@@ -11,8 +11,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kTinyChat =
-    R"({"model":"tiny","max_tokens":4,"messages":[{"role":"user","content":"hi"}]})";
+const std::string kTinyChat = tiny_chat("tiny", 4);
 
 std::unique_ptr<ServerProcess> real_remote(uint16_t port) {
     const RealParts& parts = real_parts();

@@ -26,4 +26,21 @@ std::string real_named_model_config(const std::string& name, const std::string& 
            "llama_server.model = " + parts.model + "\n" + extra;
 }
 
+nlohmann::json banned_byte_tokens() {
+    nlohmann::json bias = nlohmann::json::object();
+    for (int token = 3; token < 259; ++token) bias[std::to_string(token)] = false;
+    return bias;
+}
+
+std::string tiny_chat(const std::string& model, int max_tokens) {
+    return nlohmann::json{
+        {"model", model},
+        {"max_tokens", max_tokens},
+        {"temperature", 0},
+        {"seed", 1},
+        {"logit_bias", banned_byte_tokens()},
+        {"messages", nlohmann::json::array({{{"role", "user"}, {"content", "Say hi"}}})}}
+        .dump();
+}
+
 }  // namespace ge_test
