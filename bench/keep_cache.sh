@@ -40,6 +40,8 @@ models.tiny.keep_cache = $keep
 EOC
   build/bin/gradatum-engine --config "$dir/engine.properties" >"$dir/log" 2>&1 &
   local engine=$!
+  # A round that fails (set -e) must not leave its engine and child running.
+  trap 'kill "$engine" 2>/dev/null || true' EXIT
   for _ in $(seq 100); do curl -sf "127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
   python3 - "$port" "$repeats" <<'EOP'
 import json, sys, time, urllib.request
