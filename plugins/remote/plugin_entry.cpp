@@ -2,27 +2,17 @@
 // The model is a server that already runs somewhere (remote.url); the engine probes it and
 // forwards to it, and never spawns or kills anything. Every exported function catches
 // everything: no C++ exception may cross the ABI.
-#include <nlohmann/json.hpp>
-
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "common/abi_glue.hpp"
 #include "gradatum/plugin_abi.h"
 #include "retry_policy.hpp"
 #include "settings.hpp"
 
 namespace {
-
-const ge_host_api_t* g_host = nullptr;
-
-void set_error(ge_error* error, const std::string& key, const std::string& message) {
-    if (!error) return;
-    std::snprintf(error->key, sizeof error->key, "%s", key.c_str());
-    std::snprintf(error->message, sizeof error->message, "%s", message.c_str());
-}
-
+using plugin_common::set_error;
 }  // namespace
 
 struct ge_instance {
@@ -46,22 +36,18 @@ namespace {
 int32_t create(const char* model_name, const char* config_json, ge_instance** out,
                ge_error* error) try {
     (void)model_name;
+    const ge_host_api_t* host = plugin_common::host();
     // A host before 1.3 does not know GE_BACKEND_NO_PROCESS and would try to spawn a process.
-    if (!g_host || !GE_HAS_FIELD(g_host, ge_host_api_t, abi_minor) || g_host->abi_minor < 3) {
-        set_error(error, "backend",
-                  "backend remote needs an engine with plugin ABI 1.3 or later (backends "
-                  "without a process); this engine offers ABI " +
-                      (g_host ? std::to_string(g_host->abi_major) + "." +
-                                    std::to_string(g_host->abi_minor)
-                              : std::string("?")));
+    if (!host || !GE_HAS_FIELD(host, ge_host_api_t, abi_minor) || host->abi_minor < 3) {
+        set_error(
+            error, "backend",
+            "backend remote needs an engine with plugin ABI 1.3 or later (backends "
+            "without a process); this engine offers ABI " +
+                (host ? std::to_string(host->abi_major) + "." + std::to_string(host->abi_minor)
+                      : std::string("?")));
         return GE_ERR_CONFIG;
     }
-    auto json = nlohmann::json::parse(config_json ? config_json : "{}");
-    std::map<std::string, std::string> values;
-    for (auto& [key, value] : json.items()) {
-        values[key] = value.is_string() ? value.get<std::string>() : value.dump();
-    }
-    *out = new ge_instance(remote::parse_settings(values));
+    *out = new ge_instance(remote::parse_settings(plugin_common::config_values(config_json)));
     return GE_OK;
 } catch (const remote::SettingsError& e) {
     set_error(error, e.key, e.what());
@@ -146,16 +132,11 @@ const ge_backend_factory_t kBackend = {
 };
 
 int32_t init(const ge_host_api_t* host, ge_error* error) {
-    if (!host || host->abi_major != GE_ABI_MAJOR) {
-        set_error(error, "", "host ABI major version differs");
-        return GE_ERR_INVALID;
-    }
-    g_host = host;
-    return GE_OK;
+    return plugin_common::init_host(host, error);
 }
 
 void deinit(void) {
-    g_host = nullptr;
+    plugin_common::deinit_host();
 }
 
 const void* get_factory(const char* id) {

@@ -9,14 +9,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/settings_error.hpp"
+
 namespace remote {
 
 // A config key is wrong. `key` is relative to models.<name>. (e.g. "remote.url").
-struct SettingsError : std::runtime_error {
-    SettingsError(std::string key, const std::string& message)
-        : std::runtime_error(message), key(std::move(key)) {}
-    std::string key;
-};
+using plugin_common::SettingsError;
 
 // The parts of remote.url the engine uses: http://host[:port][/].
 struct Endpoint {
