@@ -433,10 +433,18 @@ StreamRun run_streams(uint16_t port, const std::string& path, const std::string&
 
 // ------------------------------------------------------------------ engines
 
+// GE_BENCH_ENGINE_CONFIG: lines added to every engine's configuration (e.g.
+// "logging.access = false" to compare without the access log, which nginx has off here).
+std::string engine_extra() {
+    const char* extra = std::getenv("GE_BENCH_ENGINE_CONFIG");
+    return extra ? std::string(extra) + "\n" : "";
+}
+
 std::string fake_config(const TempDir& dir, const std::string& fake_args,
                         const std::string& extra = "") {
     std::string model = dir.write("model.gguf", "fake");
-    return "logging.level = info\n" + extra + fake_model_config("m", model, fake_args) +
+    return "logging.level = info\n" + engine_extra() + extra +
+           fake_model_config("m", model, fake_args) +
            "models.m.llama_server.api_key = " + kChildKey + "\n";
 }
 
@@ -458,7 +466,7 @@ std::unique_ptr<Engine> start_engine(const std::string& config) {
 }
 
 std::string real_config(const Setup& s, const std::string& extra = "") {
-    return "logging.level = info\n"
+    return "logging.level = info\n" + engine_extra() +
            "models.tiny.backend = llama_server\n"
            "models.tiny.llama_server.binary = " +
            s.llama_server + "\nmodels.tiny.llama_server.model = " + s.model +

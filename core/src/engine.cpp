@@ -8,11 +8,13 @@
 #include <chrono>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "http/front.hpp"
 #include "http/tls.hpp"
 #include "plugin/backend_instance.hpp"
 #include "plugin/plugin_registry.hpp"
+#include "proxy/fast_lane.hpp"
 #include "proxy/front_door.hpp"
 #include "proxy/openai_error.hpp"
 #include "proxy/routes.hpp"
@@ -241,6 +243,14 @@ void Engine::start() {
     front.error_body = [](int status, const std::string& code, const std::string& message) {
         return proxy::error_json(status, code, message);
     };
+    front.loops = server.event_threads > 0
+                      ? server.event_threads
+                      : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+    if (server.fast_lane && server.upstream_keepalive > 0) {
+        front.make_fast_lane = [door = &http_->door, timeout = server.client_send_timeout] {
+            return std::make_shared<proxy::FastLane>(*door, timeout);
+        };
+    }
     http_->front =
         std::make_unique<http::Front>(front, new proxy::RequestHandlerFactory(http_->door));
     for (auto& entry : http_->listeners) {

@@ -444,6 +444,10 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
         } else if (path == "/fake/connections") {
             SendJson(response, 200,
                      {{"open", state_.open_connections ? state_.open_connections() : -1}});
+        } else if (StartsWith(path, "/fake/slow/")) {
+            // A small answer that takes MS milliseconds (a slow GET).
+            state_.sleepFor(static_cast<int>(std::atol(path.c_str() + std::strlen("/fake/slow/"))));
+            SendJson(response, 200, {{"slow", true}});
         } else if (path == "/fake/pid") {
             SendBody(response, 200, "text/plain", std::to_string(getpid()));
         } else if (StartsWith(path, "/fake/spew/")) {

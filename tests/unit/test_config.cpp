@@ -295,7 +295,9 @@ TEST_CASE("config errors name the file and the full key", "[config]") {
                   "keep_alive_timeout, client_idle_timeout, client_send_timeout, api_keys, "
                   "api_keys_file, health_requires_key, tls.cert, tls.key, tls.ca, "
                   "tls.min_version, metrics_listen, metrics_children, upstream_connect_timeout, "
-                  "upstream_header_timeout, upstream_keepalive, admin_keys, max_running, "
+                  "upstream_header_timeout, upstream_keepalive, fast_lane, event_threads, "
+                  "admin_keys, "
+                  "max_running, "
                   "max_wait_for_swap, cache_dir)");
     }
     SECTION("unknown top-level section") {

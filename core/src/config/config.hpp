@@ -48,7 +48,12 @@ struct ServerSettings {
     // scraper); same address rules as server.listen, plain HTTP.
     std::optional<ListenAddress> metrics_listen;
     bool metrics_children = false;  // merge each child's llama-server /metrics (model label)
-    int threads = 256;              // request threads: one per request being served or stream
+    // Small requests (GET/HEAD, no body) to a ready model are forwarded on the reactor thread.
+    bool fast_lane = true;
+    // Event-loop threads: they hold the connections, read request heads, and run the fast
+    // lane. 0: one per core, at most 4.
+    int event_threads = 0;
+    int threads = 256;     // request threads: one per request being served or stream
     int max_queued = 256;  // the listen backlog: connections the kernel holds before accept
     size_t max_connections = 10'000;      // open client connections, idle ones included
     size_t max_header_bytes = 64 * 1024;  // a larger request head gets 431

@@ -269,6 +269,8 @@ ServerSettings read_server(const Validator& v) {
                                                    "upstream_connect_timeout",
                                                    "upstream_header_timeout",
                                                    "upstream_keepalive",
+                                                   "fast_lane",
+                                                   "event_threads",
                                                    "admin_keys",
                                                    "max_running",
                                                    "max_wait_for_swap",
@@ -305,10 +307,12 @@ ServerSettings read_server(const Validator& v) {
             s.metrics_listen = metrics;
         }
         s.metrics_children = v.boolean("server.metrics_children", s.metrics_children);
+        s.fast_lane = v.boolean("server.fast_lane", s.fast_lane);
         s.tls = read_tls(v, std::any_of(s.listen.begin(), s.listen.end(),
                                         [](const ListenAddress& a) { return a.tls; }));
     });
     s.threads = static_cast<int>(v.integer("server.threads", s.threads, 4, kMaxThreads));
+    s.event_threads = static_cast<int>(v.integer("server.event_threads", s.event_threads, 0, 64));
     s.max_queued = static_cast<int>(v.integer("server.max_queued", s.max_queued, 1, 100000));
     s.drain_timeout = v.duration("server.drain_timeout", s.drain_timeout);
     s.upstream_idle_timeout =

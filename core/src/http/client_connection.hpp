@@ -63,6 +63,9 @@ class ClientConnection {
     bool send_all(const iovec* parts, int count);
     bool send_all(std::string_view data);
 
+    // The front's event loop it belongs to (a worker hands it back there).
+    size_t loop = 0;
+
   private:
     Poco::Net::StreamSocket socket_;
     int fd_;

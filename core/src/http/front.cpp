@@ -1,7 +1,5 @@
 #include "http/front.hpp"
 
-#include <Poco/DateTimeFormat.h>
-#include <Poco/DateTimeFormatter.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/StreamSocketImpl.h>
@@ -17,6 +15,7 @@
 #include <ctime>
 
 #include "gradatum/config_values.hpp"
+#include "http/http_date.hpp"
 #include "http/server_request.hpp"
 #include "http/server_response.hpp"
 
@@ -53,19 +52,6 @@ std::string error_response(const FrontSettings& settings, int status, const std:
     return head + "\r\n" + body;
 }
 
-// The Date header's value, formatted once a second per thread rather than per response.
-const std::string& http_date_now() {
-    thread_local time_t formatted_at = 0;
-    thread_local std::string text;
-    const time_t now = ::time(nullptr);
-    if (now != formatted_at) {
-        text = Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(now),
-                                               Poco::DateTimeFormat::HTTP_FORMAT);
-        formatted_at = now;
-    }
-    return text;
-}
-
 // A worker's job: one connection until it goes back to the reactor or is closed.
 class ConnectionJob : public Poco::Runnable {
   public:
@@ -94,17 +80,32 @@ Front::Front(FrontSettings settings, Poco::Net::HTTPRequestHandlerFactory::Ptr h
       handlers_(std::move(handlers)),
       params_(new Poco::Net::HTTPServerParams),
       pool_("http", 2, std::max(2, settings_.threads), 60) {
-    epoll_ = epoll_create1(EPOLL_CLOEXEC);
-    wake_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (epoll_ < 0 || wake_ < 0) {
-        throw Poco::IOException(std::string("epoll/eventfd: ") + std::strerror(errno));
+    const int count = std::max(1, settings_.loops);
+    for (int i = 0; i < count; ++i) {
+        auto loop = std::make_unique<Loop>();
+        loop->index = static_cast<size_t>(i);
+        loop->epoll = epoll_create1(EPOLL_CLOEXEC);
+        loop->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (loop->epoll < 0 || loop->wake < 0) {
+            throw Poco::IOException(std::string("epoll/eventfd: ") + std::strerror(errno));
+        }
+        if (settings_.make_fast_lane) loop->lane = settings_.make_fast_lane();
+        loops_.push_back(std::move(loop));
     }
+}
+
+Front::Loop::~Loop() {
+    if (wake >= 0) ::close(wake);
+    if (epoll >= 0) ::close(epoll);
 }
 
 Front::~Front() {
     stop();
-    if (wake_ >= 0) ::close(wake_);
-    if (epoll_ >= 0) ::close(epoll_);
+}
+
+void Front::wake(Loop& loop) {
+    uint64_t one = 1;
+    (void)!::write(loop.wake, &one, sizeof one);
 }
 
 void Front::add_listener(Poco::Net::ServerSocket listener, bool tls) {
@@ -120,7 +121,7 @@ void Front::remove_listener(const Poco::Net::SocketAddress& address) {
         std::lock_guard<std::mutex> lock(listeners_mutex_);
         for (auto it = listeners_.begin(); it != listeners_.end(); ++it) {
             if (it->socket.address() != address) continue;
-            epoll_ctl(epoll_, EPOLL_CTL_DEL, it->socket.impl()->sockfd(), nullptr);
+            epoll_ctl(loops_[0]->epoll, EPOLL_CTL_DEL, it->socket.impl()->sockfd(), nullptr);
             it->socket.close();
             listeners_.erase(it);
             return;
@@ -129,23 +130,23 @@ void Front::remove_listener(const Poco::Net::SocketAddress& address) {
 }
 
 void Front::post(std::function<void()> command) {
+    Loop& first = *loops_[0];
     {
-        std::lock_guard<std::mutex> lock(returned_mutex_);
+        std::lock_guard<std::mutex> lock(first.mutex);
         if (!started_) {
             command();
             return;
         }
-        posted_.push_back(std::move(command));
+        first.posted.push_back(std::move(command));
     }
-    uint64_t one = 1;
-    (void)!::write(wake_, &one, sizeof one);
+    wake(first);
 }
 
-void Front::run_posted() {
+void Front::run_posted(Loop& l) {
     std::deque<std::function<void()>> commands;
     {
-        std::lock_guard<std::mutex> lock(returned_mutex_);
-        commands.swap(posted_);
+        std::lock_guard<std::mutex> lock(l.mutex);
+        commands.swap(l.posted);
     }
     for (auto& command : commands) command();
 }
@@ -154,7 +155,7 @@ void Front::watch_listener(const Listener& listener) {
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.fd = listener.socket.impl()->sockfd();
-    epoll_ctl(epoll_, EPOLL_CTL_ADD, event.data.fd, &event);
+    epoll_ctl(loops_[0]->epoll, EPOLL_CTL_ADD, event.data.fd, &event);
 }
 
 void Front::set_tls(std::shared_ptr<TlsContext> tls) {
@@ -163,25 +164,33 @@ void Front::set_tls(std::shared_ptr<TlsContext> tls) {
 }
 
 void Front::start() {
-    auto add = [&](int fd) {
-        epoll_event event{};
-        event.events = EPOLLIN;
-        event.data.fd = fd;
-        epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event);
-    };
-    add(wake_);
+    for (auto& loop : loops_) {
+        Loop& l = *loop;
+        auto add = [&](int fd) {
+            epoll_event event{};
+            event.events = EPOLLIN;
+            event.data.fd = fd;
+            epoll_ctl(l.epoll, EPOLL_CTL_ADD, fd, &event);
+        };
+        add(l.wake);
+        if (l.lane) {
+            l.lane->attach([&l](std::unique_ptr<ClientConnection> connection, FastLane::Next next) {
+                l.served.emplace_back(std::move(connection), next);
+            });
+            add(l.lane->fd());
+        }
+    }
     for (auto& listener : listeners_) watch_listener(listener);
     {
-        std::lock_guard<std::mutex> lock(returned_mutex_);
+        std::lock_guard<std::mutex> lock(loops_[0]->mutex);
         started_ = true;
     }
-    reactor_ = std::thread([this] { run(); });
+    for (auto& loop : loops_) loop->thread = std::thread([this, &l = *loop] { run(l); });
 }
 
 void Front::stop_accepting() {
     accepting_ = false;
-    uint64_t one = 1;
-    (void)!::write(wake_, &one, sizeof one);
+    wake(*loops_[0]);  // it closes the listeners
     std::unique_lock<std::mutex> lock(listeners_mutex_);
     listeners_closed_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return listeners_closed_; });
 }
@@ -189,75 +198,100 @@ void Front::stop_accepting() {
 void Front::stop() {
     if (stopping_.exchange(true)) return;
     accepting_ = false;
-    uint64_t one = 1;
-    (void)!::write(wake_, &one, sizeof one);
-    if (reactor_.joinable()) reactor_.join();
+    for (auto& loop : loops_) wake(*loop);
+    for (auto& loop : loops_) {
+        if (loop->thread.joinable()) loop->thread.join();
+    }
     {
         // Requests still being served (cut off by the engine's stop) end now.
         std::lock_guard<std::mutex> lock(serving_mutex_);
         for (int fd : serving_) ::shutdown(fd, SHUT_RDWR);
     }
     pool_.joinAll();
-    std::lock_guard<std::mutex> lock(returned_mutex_);
-    returned_.clear();
+    for (auto& loop : loops_) {
+        std::lock_guard<std::mutex> lock(loop->mutex);
+        loop->returned.clear();
+        loop->fresh.clear();
+    }
+}
+
+size_t Front::held() const {
+    size_t n = busy_;
+    for (const auto& loop : loops_) n += loop->held;
+    return n;
 }
 
 // ---------------------------------------------------------------- reactor thread
 
-void Front::run() {
+void Front::run(Loop& l) {
     epoll_event events[kMaxEvents];
+    FastLane* lane = l.lane.get();
     while (!stopping_) {
         int timeout_ms = 1000;
-        if (!deadlines_.empty()) {
-            auto left =
-                std::chrono::duration_cast<milliseconds>(deadlines_.begin()->first - Clock::now());
+        Clock::time_point next = Clock::time_point::max();
+        if (!l.deadlines.empty()) next = l.deadlines.begin()->first;
+        if (lane) next = std::min(next, lane->next_deadline());
+        if (next != Clock::time_point::max()) {
+            auto left = std::chrono::duration_cast<milliseconds>(next - Clock::now());
             timeout_ms = static_cast<int>(std::clamp<long long>(left.count() + 1, 0, 1000));
         }
-        int n = epoll_wait(epoll_, events, kMaxEvents, timeout_ms);
+        int n = epoll_wait(l.epoll, events, kMaxEvents, timeout_ms);
         if (n < 0 && errno != EINTR) {
             spdlog::error("http: epoll_wait: {}", std::strerror(errno));
             break;
         }
         for (int i = 0; i < n; ++i) {
             int fd = events[i].data.fd;
-            if (fd == wake_) {
+            if (lane && fd == lane->fd()) {
+                lane->run();
+                continue;
+            }
+            if (fd == l.wake) {
                 uint64_t count;
-                (void)!::read(wake_, &count, sizeof count);
-                if (!accepting_) close_listeners();
-                run_posted();
-                adopt_returned();
+                (void)!::read(l.wake, &count, sizeof count);
+                if (!accepting_ && l.index == 0) close_listeners();
+                run_posted(l);
+                adopt_returned(l);
                 continue;
             }
             bool is_listener = false;
-            for (auto& listener : listeners_) {
-                if (listener.socket.impl()->sockfd() == fd) {
-                    is_listener = true;
-                    if (accepting_) accept_all(listener);
+            if (l.index == 0) {  // the first loop accepts, and shares the connections out
+                for (auto& listener : listeners_) {
+                    if (listener.socket.impl()->sockfd() == fd) {
+                        is_listener = true;
+                        if (accepting_) accept_all(l, listener);
+                    }
                 }
             }
-            if (!is_listener) on_readable(fd);
+            if (!is_listener) on_readable(l, fd);
         }
         auto now = Clock::now();
-        while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-            on_deadline(deadlines_.begin()->second);
+        if (lane && lane->next_deadline() <= now) lane->run();
+        resume_served(l);
+        while (!l.deadlines.empty() && l.deadlines.begin()->first <= now) {
+            on_deadline(l, l.deadlines.begin()->second);
         }
+        l.held = l.waiting.size() + (lane ? lane->size() : 0);
     }
-    close_listeners();
-    while (!waiting_.empty()) forget(waiting_.begin()->first);
+    if (lane) lane->stop();
+    l.served.clear();
+    l.lent.clear();
+    if (l.index == 0) close_listeners();
+    while (!l.waiting.empty()) forget(l, l.waiting.begin()->first);
 }
 
 void Front::close_listeners() {
     std::lock_guard<std::mutex> lock(listeners_mutex_);
     if (listeners_closed_) return;
     for (auto& listener : listeners_) {
-        epoll_ctl(epoll_, EPOLL_CTL_DEL, listener.socket.impl()->sockfd(), nullptr);
+        epoll_ctl(loops_[0]->epoll, EPOLL_CTL_DEL, listener.socket.impl()->sockfd(), nullptr);
         listener.socket.close();
     }
     listeners_closed_ = true;
     listeners_closed_cv_.notify_all();
 }
 
-void Front::accept_all(Listener& listener) {
+void Front::accept_all(Loop& l, Listener& listener) {
     std::shared_ptr<TlsContext> tls;
     if (listener.tls) {
         std::lock_guard<std::mutex> lock(tls_mutex_);
@@ -282,15 +316,29 @@ void Front::accept_all(Listener& listener) {
             auto connection =
                 std::make_unique<ClientConnection>(std::move(socket), listener.address);
             if (tls) connection->start_tls(tls->native());
-            if (waiting_.size() + busy_ >= settings_.max_connections) {
+            if (held() + l.waiting.size() - l.held >= settings_.max_connections) {
                 std::string answer =
                     error_response(settings_, 503, "server_busy", "too many open connections", 1);
                 if (!tls) ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
                 continue;  // the connection closes with its object
             }
+            // Plain connections are shared out in turn; TLS ones stay (their handshake state
+            // lives here).
+            if (!tls && loops_.size() > 1) {
+                Loop& target = *loops_[next_loop_++ % loops_.size()];
+                if (&target != &l) {
+                    connection->loop = target.index;
+                    {
+                        std::lock_guard<std::mutex> lock(target.mutex);
+                        target.fresh.push_back(std::move(connection));
+                    }
+                    wake(target);
+                    continue;
+                }
+            }
             bool handshaking = connection->secure();
-            watch(std::move(connection), Clock::now() + settings_.header_timeout, true);
-            if (auto it = waiting_.find(fd); handshaking && it != waiting_.end()) {
+            watch(l, std::move(connection), Clock::now() + settings_.header_timeout, true);
+            if (auto it = l.waiting.find(fd); handshaking && it != l.waiting.end()) {
                 it->second->handshaking = true;
                 // The handshake, like a head, must be done within header_timeout.
                 it->second->idle = false;
@@ -301,61 +349,76 @@ void Front::accept_all(Listener& listener) {
     }
 }
 
-void Front::watch(std::unique_ptr<ClientConnection> connection, Clock::time_point deadline,
-                  bool idle) {
+void Front::watch(Loop& l, std::unique_ptr<ClientConnection> connection, Clock::time_point deadline,
+                  bool idle, bool registered) {
     int fd = connection->fd();
     epoll_event event{};
     event.events = EPOLLIN | EPOLLRDHUP;
     event.data.fd = fd;
-    if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0) return;  // closes it
+    if (!registered && epoll_ctl(l.epoll, EPOLL_CTL_ADD, fd, &event) != 0) return;  // closes it
     auto waiting = std::make_unique<Waiting>();
     waiting->connection = std::move(connection);
     waiting->deadline = deadline;
     waiting->idle = idle;
-    deadlines_.insert({deadline, fd});
-    waiting_[fd] = std::move(waiting);
+    l.deadlines.insert({deadline, fd});
+    l.waiting[fd] = std::move(waiting);
 }
 
-void Front::want_write(int fd, bool on) {
+void Front::want_write(Loop& l, int fd, bool on) {
     epoll_event event{};
     event.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u);
     event.data.fd = fd;
-    epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &event);
+    epoll_ctl(l.epoll, EPOLL_CTL_MOD, fd, &event);
 }
 
-void Front::forget(int fd) {
-    auto it = waiting_.find(fd);
-    if (it == waiting_.end()) return;
-    epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
-    deadlines_.erase({it->second->deadline, fd});
-    waiting_.erase(it);  // closes the socket
+void Front::lend(Loop& l, int fd) {
+    auto it = l.waiting.find(fd);
+    if (it == l.waiting.end()) return;
+    l.deadlines.erase({it->second->deadline, fd});
+    l.waiting.erase(it);  // the connection object moved out: nothing is closed
+    l.lent[fd] = true;
 }
 
-void Front::on_readable(int fd) {
-    auto it = waiting_.find(fd);
-    if (it == waiting_.end()) return;
+void Front::forget(Loop& l, int fd) {
+    auto it = l.waiting.find(fd);
+    if (it == l.waiting.end()) return;
+    epoll_ctl(l.epoll, EPOLL_CTL_DEL, fd, nullptr);
+    l.deadlines.erase({it->second->deadline, fd});
+    l.waiting.erase(it);  // closes the socket
+}
+
+void Front::on_readable(Loop& l, int fd) {
+    auto it = l.waiting.find(fd);
+    if (it == l.waiting.end()) {
+        auto lent = l.lent.find(fd);
+        if (lent != l.lent.end() && lent->second) {
+            epoll_ctl(l.epoll, EPOLL_CTL_DEL, fd, nullptr);  // level-triggered: it would repeat
+            lent->second = false;
+        }
+        return;
+    }
     Waiting& w = *it->second;
     if (w.closing) {
         char sink[16384];
         ssize_t n;
         while ((n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT)) > 0) {
         }
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) forget(fd);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) forget(l, fd);
         return;
     }
     if (w.handshaking) {
         switch (w.connection->handshake()) {
             case ClientConnection::Handshake::failed:
-                forget(fd);  // plain HTTP on a TLS port, or a client that does not trust us
+                forget(l, fd);  // plain HTTP on a TLS port, or a client that does not trust us
                 return;
             case ClientConnection::Handshake::want_read:
-                want_write(fd, false);
+                want_write(l, fd, false);
                 return;
             case ClientConnection::Handshake::want_write:
-                want_write(fd, true);
+                want_write(l, fd, true);
                 return;
             case ClientConnection::Handshake::done:
-                want_write(fd, false);
+                want_write(l, fd, false);
                 w.handshaking = false;
                 break;  // application data may have come with the last flight
         }
@@ -364,75 +427,109 @@ void Front::on_readable(int fd) {
     auto fill = w.connection->fill(settings_.limits.max_bytes + 1);
     std::string_view pending = w.connection->pending();
     if (pending.empty()) {
-        if (fill == ClientConnection::Fill::closed) forget(fd);
+        if (fill == ClientConnection::Fill::closed) forget(l, fd);
         return;
     }
     if (w.idle) {
         // The first byte of a head: from now on the whole head has header_timeout to arrive.
         w.idle = false;
-        deadlines_.erase({w.deadline, fd});
+        l.deadlines.erase({w.deadline, fd});
         w.deadline = Clock::now() + settings_.header_timeout;
-        deadlines_.insert({w.deadline, fd});
+        l.deadlines.insert({w.deadline, fd});
     }
+    examine(l, fd, before, fill == ClientConnection::Fill::closed);
+}
+
+void Front::examine(Loop& l, int fd, size_t before, bool closed, bool lane) {
+    auto it = l.waiting.find(fd);
+    if (it == l.waiting.end()) return;
+    Waiting& w = *it->second;
+    std::string_view pending = w.connection->pending();
     if (!accepting_) {
-        answer_and_close(fd, 503, "shutting_down", "the engine is shutting down", 5);
+        answer_and_close(l, fd, 503, "shutting_down", "the engine is shutting down", 5);
         return;
     }
     // A head ends with a line feed: until one arrives, scanning again finds nothing new.
     bool news = pending.substr(before).find('\n') != std::string_view::npos ||
                 pending.size() > settings_.limits.max_bytes ||
                 pending.substr(before).find('\0') != std::string_view::npos;
-    if (!news && fill != ClientConnection::Fill::closed) return;
+    if (!news && !closed) return;
     HeadScan scan = scan_request_head(pending, settings_.limits);
     if (scan.status == HeadStatus::bad) {
-        answer_and_close(fd, scan.error_status, scan.error_code, scan.error_message);
+        answer_and_close(l, fd, scan.error_status, scan.error_code, scan.error_message);
         return;
     }
     if (scan.status == HeadStatus::incomplete) {
-        if (fill == ClientConnection::Fill::closed) forget(fd);
+        if (closed) forget(l, fd);
+        return;
+    }
+    if (lane && l.lane && !w.connection->secure() &&
+        l.lane->offer(w.connection, scan.head, accepting_)) {
+        lend(l, fd);
         return;
     }
     if (busy_ >= static_cast<size_t>(settings_.threads)) {
-        answer_and_close(fd, 503, "server_busy",
+        answer_and_close(l, fd, 503, "server_busy",
                          "every request thread is busy (server.threads = " +
                              std::to_string(settings_.threads) + "); try again shortly",
                          1);
         return;
     }
     std::unique_ptr<ClientConnection> connection = std::move(w.connection);
-    forget(fd);  // the connection object moved out: nothing is closed
+    forget(l, fd);  // the connection object moved out: nothing is closed
     dispatch(std::move(connection), std::move(scan.head));
 }
 
-void Front::on_deadline(int fd) {
-    auto it = waiting_.find(fd);
-    if (it == waiting_.end()) {
-        deadlines_.erase(deadlines_.begin());
+void Front::resume_served(Loop& l) {
+    while (!l.served.empty()) {
+        auto served = std::move(l.served);
+        l.served.clear();
+        for (auto& [connection, next] : served) {
+            const int fd = connection->fd();
+            auto lent = l.lent.find(fd);
+            const bool registered = lent != l.lent.end() && lent->second;
+            if (lent != l.lent.end()) l.lent.erase(lent);
+            if (next == FastLane::Next::close || stopping_) continue;  // closes it
+            if (next == FastLane::Next::wait && !accepting_) continue;
+            const bool idle = connection->pending().empty();
+            watch(l, std::move(connection),
+                  Clock::now() + (idle ? settings_.keep_alive_timeout : settings_.header_timeout),
+                  idle, registered);
+            // A pipelined request, or one the lane gave up (it goes to a worker).
+            if (!idle) examine(l, fd, 0, false, next != FastLane::Next::worker);
+        }
+    }
+}
+
+void Front::on_deadline(Loop& l, int fd) {
+    auto it = l.waiting.find(fd);
+    if (it == l.waiting.end()) {
+        l.deadlines.erase(l.deadlines.begin());
         return;
     }
     Waiting& w = *it->second;
     if (w.closing || w.idle) {
-        forget(fd);  // done lingering, or an idle keep-alive connection: close quietly
+        forget(l, fd);  // done lingering, or an idle keep-alive connection: close quietly
         return;
     }
-    answer_and_close(fd, 408, "request_timeout",
+    answer_and_close(l, fd, 408, "request_timeout",
                      "the request head did not arrive within " +
                          config_values::format_seconds(settings_.header_timeout) +
                          " (server.header_timeout)");
 }
 
-void Front::answer_and_close(int fd, int status, const std::string& code,
+void Front::answer_and_close(Loop& l, int fd, int status, const std::string& code,
                              const std::string& message, int retry_after_s) {
-    auto it = waiting_.find(fd);
-    if (it == waiting_.end()) return;
+    auto it = l.waiting.find(fd);
+    if (it == l.waiting.end()) return;
     Waiting& w = *it->second;
     std::string answer = error_response(settings_, status, code, message, retry_after_s);
     if (!w.handshaking) w.connection->send_now(answer);
     ::shutdown(fd, SHUT_WR);
     w.closing = true;
-    deadlines_.erase({w.deadline, fd});
+    l.deadlines.erase({w.deadline, fd});
     w.deadline = Clock::now() + kLinger;
-    deadlines_.insert({w.deadline, fd});
+    l.deadlines.insert({w.deadline, fd});
 }
 
 void Front::dispatch(std::unique_ptr<ClientConnection> connection, RequestHead head) {
@@ -462,17 +559,22 @@ void Front::dispatch(std::unique_ptr<ClientConnection> connection, RequestHead h
     }
 }
 
-void Front::adopt_returned() {
-    std::deque<std::unique_ptr<ClientConnection>> returned;
+void Front::adopt_returned(Loop& l) {
+    std::deque<std::unique_ptr<ClientConnection>> returned, fresh;
     {
-        std::lock_guard<std::mutex> lock(returned_mutex_);
-        returned.swap(returned_);
+        std::lock_guard<std::mutex> lock(l.mutex);
+        returned.swap(l.returned);
+        fresh.swap(l.fresh);
+    }
+    for (auto& connection : fresh) {
+        if (!stopping_)
+            watch(l, std::move(connection), Clock::now() + settings_.header_timeout, true);
     }
     for (auto& connection : returned) {
         if (stopping_) continue;
         bool idle = connection->pending().empty();
         auto wait = idle ? settings_.keep_alive_timeout : settings_.header_timeout;
-        watch(std::move(connection), Clock::now() + wait, idle);
+        watch(l, std::move(connection), Clock::now() + wait, idle);
     }
 }
 
@@ -511,7 +613,10 @@ void Front::serve(std::unique_ptr<ClientConnection> connection, RequestHead head
             head = std::move(next.head);  // pipelined: answered in order, on this thread
             continue;
         }
-        if (next.status == HeadStatus::incomplete && !connection->secure() &&
+        // After a request of the kind the fast lane serves, the connection goes back to the
+        // reactor at once: its next request is most likely one too, which no worker must hold.
+        const bool lane_kind = loops_[0]->lane && loops_[0]->lane->may_serve(head);
+        if (next.status == HeadStatus::incomplete && !connection->secure() && !lane_kind &&
             next_request_arrives(*connection)) {
             next = scan_request_head(connection->pending(), settings_.limits);
             if (next.status == HeadStatus::complete) {
@@ -554,13 +659,13 @@ void Front::hand_back(std::unique_ptr<ClientConnection> connection) {
     } catch (const Poco::Exception&) {
         return;
     }
+    Loop& home = *loops_[connection->loop];
     {
-        std::lock_guard<std::mutex> lock(returned_mutex_);
+        std::lock_guard<std::mutex> lock(home.mutex);
         if (stopping_) return;
-        returned_.push_back(std::move(connection));
+        home.returned.push_back(std::move(connection));
     }
-    uint64_t one = 1;
-    (void)!::write(wake_, &one, sizeof one);
+    wake(home);
 }
 
 }  // namespace gradatum::http

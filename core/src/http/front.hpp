@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "http/client_connection.hpp"
+#include "http/fast_lane.hpp"
 #include "http/request_head.hpp"
 #include "http/tls.hpp"
 
@@ -41,6 +42,12 @@ struct FrontSettings {
     // The JSON body of an error the front answers itself (status, stable code, message).
     std::function<std::string(int status, const std::string& code, const std::string& message)>
         error_body;
+    // Reactor threads (event loops): each holds its share of the connections (the first
+    // accepts and shares them out) and runs its own fast lane.
+    int loops = 1;
+    // Makes each loop's fast lane, which serves what it can of complete heads on the loop's
+    // thread (none: every request goes to a worker).
+    std::function<std::shared_ptr<FastLane>()> make_fast_lane;
 };
 
 class Front {
@@ -74,23 +81,60 @@ class Front {
         Poco::Net::SocketAddress address;  // read once: address() is a getsockname(2) each time
     };
     using Clock = std::chrono::steady_clock;
+    // One reactor thread: its epoll set, the connections it holds, its fast lane.
+    struct Loop {
+        ~Loop();
+        size_t index = 0;
+        int epoll = -1;
+        int wake = -1;  // eventfd: connections handed to it, or a command
+        std::thread thread;
+        std::shared_ptr<FastLane> lane;
+        // Its thread only.
+        std::map<int, std::unique_ptr<Waiting>> waiting;
+        std::set<std::pair<Clock::time_point, int>> deadlines;
+        // Connections the fast lane served, to wait for their next request (or close).
+        std::vector<std::pair<std::unique_ptr<ClientConnection>, FastLane::Next>> served;
+        // Descriptors of connections the lane holds → still in the epoll set. One that reports
+        // an event meanwhile (a pipelined request, a hang-up) leaves the set until it is back.
+        std::map<int, bool> lent;
+        std::atomic<size_t> held{0};  // connections it holds, as of its last turn
+        // Under `mutex`: from workers (returned), from the first loop (fresh), commands.
+        std::mutex mutex;
+        std::deque<std::unique_ptr<ClientConnection>> returned;
+        std::deque<std::unique_ptr<ClientConnection>> fresh;
+        std::deque<std::function<void()>> posted;
+    };
 
-    void run();
-    void accept_all(Listener& listener);
-    void want_write(int fd, bool on);
-    void watch(std::unique_ptr<ClientConnection> connection, Clock::time_point deadline, bool idle);
-    void on_readable(int fd);
-    void on_deadline(int fd);
-    void answer_and_close(int fd, int status, const std::string& code, const std::string& message,
-                          int retry_after_s = 0);
-    void forget(int fd);
+    // Loop side (its own thread).
+    void run(Loop& l);
+    void accept_all(Loop& l, Listener& listener);
+    void want_write(Loop& l, int fd, bool on);
+    // `registered`: the descriptor is in the epoll set already (a connection the lane had).
+    void watch(Loop& l, std::unique_ptr<ClientConnection> connection, Clock::time_point deadline,
+               bool idle, bool registered = false);
+    void on_readable(Loop& l, int fd);
+    // A head's bytes are in the connection's pending(): answers, offers it to the fast lane,
+    // dispatches it, or waits for more. `before`: pending bytes already scanned. `lane`: it may
+    // go to the fast lane.
+    void examine(Loop& l, int fd, size_t before, bool closed, bool lane = true);
+    void resume_served(Loop& l);
+    void on_deadline(Loop& l, int fd);
+    void answer_and_close(Loop& l, int fd, int status, const std::string& code,
+                          const std::string& message, int retry_after_s = 0);
+    void forget(Loop& l, int fd);
+    // The fast lane took the connection: forgotten, but left in the epoll set (no epoll_ctl for
+    // a request the lane serves); see Loop::lent.
+    void lend(Loop& l, int fd);
+    void adopt_returned(Loop& l);
+    void run_posted(Loop& l);
     void dispatch(std::unique_ptr<ClientConnection> connection, RequestHead head);
-    void adopt_returned();
-    void close_listeners();
-    // Runs `command` on the reactor thread (at once before start()).
+    void close_listeners();  // the first loop's
+    // Runs `command` on the first loop's thread (at once before start()).
     void post(std::function<void()> command);
-    void run_posted();
     void watch_listener(const Listener& listener);
+    void wake(Loop& loop);
+    // Open connections: held by the loops, and by workers.
+    size_t held() const;
 
     // Worker side.
     void serve(std::unique_ptr<ClientConnection> connection, RequestHead head);
@@ -101,16 +145,11 @@ class Front {
     Poco::Net::HTTPRequestHandlerFactory::Ptr handlers_;
     Poco::Net::HTTPServerParams::Ptr params_;
     Poco::ThreadPool pool_;
-    std::vector<Listener> listeners_;
+    std::vector<std::unique_ptr<Loop>> loops_;
+    std::vector<Listener> listeners_;  // the first loop's
     std::mutex tls_mutex_;
     std::shared_ptr<TlsContext> tls_;
-    int epoll_ = -1;
-    int wake_ = -1;  // eventfd: connections handed back, or a command
-    std::thread reactor_;
-
-    // Reactor thread only.
-    std::map<int, std::unique_ptr<Waiting>> waiting_;
-    std::set<std::pair<Clock::time_point, int>> deadlines_;
+    size_t next_loop_ = 0;  // the first loop's: where the next plain connection goes
 
     std::atomic<bool> accepting_{true};
     std::mutex listeners_mutex_;
@@ -118,9 +157,6 @@ class Front {
     bool listeners_closed_ = false;
     std::atomic<bool> stopping_{false};
     std::atomic<size_t> busy_{0};
-    std::mutex returned_mutex_;
-    std::deque<std::unique_ptr<ClientConnection>> returned_;
-    std::deque<std::function<void()>> posted_;  // under returned_mutex_
     bool started_ = false;
     std::mutex serving_mutex_;
     std::set<int> serving_;  // descriptors of connections a worker holds

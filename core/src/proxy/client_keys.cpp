@@ -1,10 +1,11 @@
 #include "proxy/client_keys.hpp"
 
 #include <Poco/SHA2Engine.h>
-#include <Poco/String.h>
 
 #include <algorithm>
 #include <stdexcept>
+
+#include "proxy/header_rules.hpp"
 
 namespace gradatum::proxy {
 
@@ -62,23 +63,14 @@ bool ClientKeys::accepts_key(std::string_view presented) const {
     return any_match != 0;
 }
 
-bool ClientKeys::accepts(const Poco::Net::HTTPRequest& request) const {
-    if (!enabled()) return true;
-    bool accepted = false;
-    for (const auto& [name, value] : request) {
-        if (Poco::icompare(name, "Authorization") == 0) {
-            std::string_view token = bearer_token(value);
-            if (!token.empty()) accepted = accepts_key(token) || accepted;
-        } else if (Poco::icompare(name, "X-Api-Key") == 0) {
-            std::string_view key = trim_ows(value);
-            if (!key.empty()) accepted = accepts_key(key) || accepted;
-        }
-    }
-    return accepted;
+std::string_view ClientKeys::presented_key(std::string_view name, std::string_view value) {
+    if (iequals(name, "Authorization")) return bearer_token(value);
+    if (iequals(name, "X-Api-Key")) return trim_ows(value);
+    return {};
 }
 
-bool ClientKeys::is_key_header(const std::string& name) {
-    return Poco::icompare(name, "Authorization") == 0 || Poco::icompare(name, "X-Api-Key") == 0;
+bool ClientKeys::is_key_header(std::string_view name) {
+    return iequals(name, "Authorization") || iequals(name, "X-Api-Key");
 }
 
 }  // namespace gradatum::proxy

@@ -25,7 +25,18 @@ class ClientKeys {
     // The request carries a configured key as "Authorization: Bearer <key>" (scheme in any case)
     // or "x-api-key: <key>", in any of its headers of those names. True when no keys are
     // configured (enabled() is false).
-    bool accepts(const Poco::Net::HTTPRequest& request) const;
+    bool accepts(const Poco::Net::HTTPRequest& request) const { return accepts_fields(request); }
+    // The same over any sequence of (name, value) header pairs.
+    template <class Fields>
+    bool accepts_fields(const Fields& fields) const {
+        if (!enabled()) return true;
+        bool accepted = false;  // every header is looked at: no early exit
+        for (const auto& [name, value] : fields) {
+            std::string_view key = presented_key(name, value);
+            if (!key.empty()) accepted = accepts_key(key) || accepted;
+        }
+        return accepted;
+    }
 
     // One presented key, e.g. from a header; false for an empty one. Takes the same time for
     // any configured key set of the same size, matching or not.
@@ -33,7 +44,9 @@ class ClientKeys {
 
     // Authorization or x-api-key (any case): the headers a client's key travels in, which the
     // proxy must not forward to a backend.
-    static bool is_key_header(const std::string& name);
+    static bool is_key_header(std::string_view name);
+    // The key a header carries ("Authorization: Bearer <key>", "x-api-key: <key>"), or "".
+    static std::string_view presented_key(std::string_view name, std::string_view value);
 
   private:
     using Digest = std::array<unsigned char, 32>;

@@ -19,6 +19,7 @@
 #include "proxy/forwarder.hpp"
 #include "proxy/lingering_close.hpp"
 #include "proxy/openai_error.hpp"
+#include "proxy/request_log.hpp"
 #include "proxy/sse_answer.hpp"
 #include "supervisor/fleet.hpp"
 #include "supervisor/model_supervisor.hpp"
@@ -74,19 +75,6 @@ RefusalAnswer refusal_answer(const ModelSupervisor& model, const Admission& admi
     return {errors::shutting_down, "the engine is shutting down", 5};
 }
 
-// The default, or ?model= of a request that has no body to name one (GET).
-std::optional<std::string> query_model(const std::string& uri) {
-    if (uri.find('?') == std::string::npos) return std::nullopt;
-    try {
-        for (const auto& [name, value] : Poco::URI(uri).getQueryParameters()) {
-            if (name == "model") return value;
-        }
-    } catch (const Poco::Exception&) {
-        // A malformed query names no model.
-    }
-    return std::nullopt;
-}
-
 // A client's key is never forwarded: the child gets its own secret instead (the target's
 // headers), and no second Authorization or x-api-key may ride along.
 void strip_client_keys(HTTPServerRequest& request) {
@@ -116,13 +104,16 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
     }
 
   private:
-    // The request's line in the metrics.
+    // The request's line in the metrics and the access log.
     void account(http::ServerRequest& request, http::ServerResponse& response) {
         using Seconds = std::chrono::duration<double>;
         auto now = std::chrono::steady_clock::now();
-        ops::Metrics::Request r;
-        r.model = served_model_;
-        r.route = ops::route_label(request.getURI().substr(0, request.getURI().find('?')));
+        AnsweredRequest r;
+        r.client = request.connection().client_text();
+        r.model = served_model_name_;
+        r.model_index = served_model_;
+        r.method = request.getMethod();
+        r.uri = request.getURI();
         r.status = response.sent() ? static_cast<int>(response.getStatus()) : 0;
         r.seconds = Seconds(now - request.received_at()).count();
         if (response.sent())
@@ -130,23 +121,8 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
         r.bytes_in = body_bytes_;
         response.flush_body();
         r.bytes_out = response.body_bytes();
-        door_.metrics.record(r);
-        if (!door_.access_log) return;
-        // One line per request: who, what, how it ended, how long it took.
-        auto ms = [](double seconds) {
-            return seconds < 0 ? std::string("-") : fmt::format("{:.1f}ms", seconds * 1000);
-        };
-        const std::string line =
-            fmt::format("access: {} {} {} {} {} in={} out={} ttfb={} time={} cut={}",
-                        request.connection().client_text(),
-                        served_model_name_.empty() ? "-" : served_model_name_, request.getMethod(),
-                        request.getURI(), r.status, r.bytes_in, r.bytes_out, ms(r.first_byte_s),
-                        ms(r.seconds), cut_by_.empty() ? "-" : cut_by_);
-        if (served_model_name_.empty()) {
-            spdlog::info("{}", line);
-        } else {
-            logging::for_model_plain(served_model_name_)->info("{}", line);
-        }
+        r.cut_by = cut_by_;
+        log_request(door_.metrics, door_.access_log, r);
     }
 
     void handle(HTTPServerRequest& request, HTTPServerResponse& response) {

@@ -1,5 +1,8 @@
 #include "proxy/router.hpp"
 
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+
 #include <set>
 
 #include "proxy/body_fields.hpp"
@@ -42,6 +45,18 @@ ModelSupervisor* Router::route(const std::optional<std::string>& name, std::stri
     if (auto* model = find(*name)) return model;
     error = "model '" + *name + "' is not configured; configured models:" + known();
     return nullptr;
+}
+
+std::optional<std::string> query_model(const std::string& uri) {
+    if (uri.find('?') == std::string::npos) return std::nullopt;
+    try {
+        for (const auto& [name, value] : Poco::URI(uri).getQueryParameters()) {
+            if (name == "model") return value;
+        }
+    } catch (const Poco::Exception&) {
+        // A malformed query names no model.
+    }
+    return std::nullopt;
 }
 
 }  // namespace gradatum::proxy

@@ -16,6 +16,9 @@ namespace gradatum::proxy {
 // The top-level "model" string of a JSON body: scan_body_fields(body).model (see its rules).
 std::optional<std::string> model_field(const std::string& body);
 
+// The ?model= of a request that has no body to name one (GET), if its target has one.
+std::optional<std::string> query_model(const std::string& uri);
+
 // Finds a model by name or alias. Immutable: a reload builds a new one.
 class Router {
   public:

@@ -4,6 +4,12 @@
 
 namespace gradatum::proxy {
 
+namespace {
+// A connection given back this recently is taken without a check by those who ask for it
+// (trust_fresh): a child closes idle connections after seconds, not moments.
+constexpr std::chrono::milliseconds kFresh{200};
+}  // namespace
+
 using Clock = UpstreamConnection::Clock;
 
 UpstreamPool::UpstreamPool(UpstreamSettings settings) : settings_(settings) {
@@ -22,10 +28,11 @@ UpstreamPool::~UpstreamPool() {
 
 std::unique_ptr<UpstreamConnection> UpstreamPool::take(const std::string& model,
                                                        uint64_t generation, const std::string& host,
-                                                       uint16_t port) {
+                                                       uint16_t port, bool trust_fresh) {
     if (settings_.keepalive == 0) return nullptr;
     std::vector<std::unique_ptr<UpstreamConnection>> dropped;  // closed after the unlock
     std::unique_ptr<UpstreamConnection> found;
+    const auto now = Clock::now();
     while (!found) {
         std::unique_ptr<UpstreamConnection> candidate;
         {
@@ -46,7 +53,6 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take(const std::string& model,
             } else if (generation < slot.generation) {
                 break;  // admitted to a child that is already replaced: connect afresh
             }
-            const auto now = Clock::now();
             while (!slot.idle.empty() && !candidate) {
                 std::unique_ptr<UpstreamConnection> c = std::move(slot.idle.back());
                 slot.idle.pop_back();
@@ -62,7 +68,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take(const std::string& model,
         }
         if (!candidate) break;
         // The check is a system call: made outside the lock, which every request takes.
-        if (candidate->idle_and_open()) {
+        if ((trust_fresh && now - candidate->idle_since < kFresh) || candidate->idle_and_open()) {
             found = std::move(candidate);
         } else {
             ++stats_.discarded;

@@ -46,9 +46,12 @@ class UpstreamPool {
     StreamRelay& relay() { return relay_; }
 
     // An idle connection to `model`'s child of `generation` at host:port that is still open, or
-    // nullptr (the caller connects).
+    // nullptr (the caller connects). `trust_fresh`: one given back moments ago is not checked
+    // (a poll(2) saved), for a caller that sends its request again elsewhere when the
+    // connection turns out closed before a byte of an answer (the fast lane: GET and HEAD).
     std::unique_ptr<UpstreamConnection> take(const std::string& model, uint64_t generation,
-                                             const std::string& host, uint16_t port);
+                                             const std::string& host, uint16_t port,
+                                             bool trust_fresh = false);
     // Keeps `connection` for the next request, unless the pool is full or its generation is over.
     void give_back(const std::string& model, std::unique_ptr<UpstreamConnection> connection);
     // Closes every idle connection (the engine is stopping).

@@ -238,6 +238,27 @@ void Fleet::make_progress(Slot& slot, Clock::time_point now) {
     }
 }
 
+std::optional<Fleet::Grant> Fleet::try_acquire(ModelSupervisor& model) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    std::shared_ptr<Slot> slot = find(model);
+    if (!slot || stopping_ || slot->gone || !slot->loaded() || slot->draining) return std::nullopt;
+    if (slot->on_demand && !model.ready_since_load()) return std::nullopt;
+    if (closing(*slot, Clock::now())) return std::nullopt;
+    // First come, first served: queued requests go first.
+    const ModelSettings& ms = model.settings();
+    if (!slot->concurrency_queue.empty()) return std::nullopt;
+    if (ms.max_concurrent > 0 && slot->active >= ms.max_concurrent) return std::nullopt;
+    ++slot->active;
+    slot->served = true;
+    Grant grant;
+    grant.lease = std::make_unique<Lease>(*this, slot);
+    lock.unlock();
+    std::optional<Admission> admission = model.admit_now();
+    if (!admission) return std::nullopt;  // the lease ends here, as if it had never begun
+    grant.admission = std::move(*admission);
+    return grant;
+}
+
 Fleet::Grant Fleet::acquire(ModelSupervisor& model, const WaitTick& tick) {
     Grant grant;
     const ModelSettings& ms = model.settings();

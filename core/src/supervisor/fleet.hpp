@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -75,6 +76,9 @@ class Fleet {
     // loading the model (making room first) when its turn comes. Bounded by queue_timeout for a
     // max_concurrent slot, and by max_wait_for_swap + ready_timeout for a load.
     Grant acquire(ModelSupervisor& model, const WaitTick& tick);
+    // Admits a request for `model` only if acquire() would at once, without a wait or a load
+    // (the reactor's fast lane, which must not block); otherwise nothing, and nothing changes.
+    std::optional<Grant> try_acquire(ModelSupervisor& model);
 
     // The admin API. Each returns "" on success, or why not.
     std::string start_model(ModelSupervisor& model);

@@ -233,6 +233,16 @@ Admission ModelSupervisor::admit(uint64_t after_generation) {
     return admission;
 }
 
+std::optional<Admission> ModelSupervisor::admit_now() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (state_ != ModelState::ready || !child_alive_ || generation_ == 0) return std::nullopt;
+    Admission admission;
+    admission.target = target_;
+    admission.generation = generation_;
+    admission.ticket = in_flight_.add();  // under the lock, as in admit()
+    return admission;
+}
+
 // What ended a child, as a metric label: a short, fixed vocabulary.
 std::string restart_cause(const ExitInfo& info) {
     if (info.exec_failed) return "exec_failed";

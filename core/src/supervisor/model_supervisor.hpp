@@ -132,6 +132,8 @@ class ModelSupervisor {
     // when failed, or when stopping. `after_generation`: the child of that generation is known to
     // be gone (a connection to it was refused), so wait for a newer one as for a restart.
     Admission admit(uint64_t after_generation = 0);
+    // Admits a request only if the model serves now (no wait for a restart), else nothing.
+    std::optional<Admission> admit_now();
     ModelStatus status() const;
     // Where the ready child listens (with the headers it needs), or nothing if none is ready.
     std::optional<Target> serving_target() const;
