@@ -174,10 +174,13 @@ void Front::start() {
         };
         add(l.wake);
         if (l.lane) {
-            l.lane->attach([&l](std::unique_ptr<ClientConnection> connection, FastLane::Next next) {
-                l.served.emplace_back(std::move(connection), next);
-            });
-            add(l.lane->fd());
+            l.lane->attach(
+                [&l](std::unique_ptr<ClientConnection> connection, FastLane::Next next,
+                     bool unwatched) {
+                    if (unwatched) l.lent[connection->fd()] = false;
+                    l.served.emplace_back(std::move(connection), next);
+                },
+                l.epoll);
         }
     }
     for (auto& listener : listeners_) watch_listener(listener);
@@ -241,11 +244,11 @@ void Front::run(Loop& l) {
             break;
         }
         for (int i = 0; i < n; ++i) {
-            int fd = events[i].data.fd;
-            if (lane && fd == lane->fd()) {
-                lane->run();
+            if (lane && (events[i].data.u64 & FastLane::kEventTag)) {
+                lane->on_event(events[i].data.u64, events[i].events);
                 continue;
             }
+            int fd = events[i].data.fd;
             if (fd == l.wake) {
                 uint64_t count;
                 (void)!::read(l.wake, &count, sizeof count);
@@ -266,7 +269,7 @@ void Front::run(Loop& l) {
             if (!is_listener) on_readable(l, fd);
         }
         auto now = Clock::now();
-        if (lane && lane->next_deadline() <= now) lane->run();
+        if (lane) lane->end_turn(now);
         resume_served(l);
         while (!l.deadlines.empty() && l.deadlines.begin()->first <= now) {
             on_deadline(l, l.deadlines.begin()->second);

@@ -28,7 +28,6 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kMaxEvents = 256;
 constexpr size_t kReadSize = 64 * 1024;
 constexpr size_t kMaxHead = 64 * 1024;
 // Timeouts are looked at this often (they are seconds long; a scan of the open requests is
@@ -56,6 +55,13 @@ bool client_closed(int fd) {
 
 }  // namespace
 
+namespace {
+template <class T>
+uint64_t tag_of(const T& tag) {
+    return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&tag)) | http::FastLane::kEventTag;
+}
+}  // namespace
+
 struct FastLane::Exchange {
     std::unique_ptr<http::ClientConnection> client;
     std::shared_ptr<const Routes> routes;  // keeps the model alive while the request is served
@@ -70,7 +76,8 @@ struct FastLane::Exchange {
     std::unique_ptr<UpstreamConnection> upstream;
     Tag upstream_tag{nullptr, Side::upstream};
     Tag client_tag{nullptr, Side::client};
-    bool client_watched = false;
+    bool client_watched = false;    // in the loop's set with the lane's tag
+    bool client_unwatched = false;  // the loop's own registration was replaced
 
     std::string request;     // what is left to send of the request
     std::string head_bytes;  // a response head that did not come in one read
@@ -94,18 +101,15 @@ struct FastLane::Exchange {
 };
 
 FastLane::FastLane(FrontDoor& door, milliseconds client_send_timeout)
-    : door_(door), client_send_timeout_(client_send_timeout) {
-    epoll_ = epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_ < 0) throw std::runtime_error(std::string("epoll: ") + std::strerror(errno));
-}
+    : door_(door), client_send_timeout_(client_send_timeout) {}
 
 FastLane::~FastLane() {
     stop();
-    ::close(epoll_);
 }
 
-void FastLane::attach(Resume resume) {
+void FastLane::attach(Resume resume, int epoll) {
     resume_ = std::move(resume);
+    epoll_ = epoll;
 }
 
 bool FastLane::may_serve(const http::RequestHead& head) const {
@@ -184,7 +188,7 @@ void FastLane::arm_upstream(Exchange& x) {
     if (!x.upstream) return;
     epoll_event event{};
     event.events = EPOLLIN | EPOLLONESHOT | (x.request.empty() ? 0u : EPOLLOUT);
-    event.data.ptr = &x.upstream_tag;
+    event.data.u64 = tag_of(x.upstream_tag);
     // Pooled connections stay in the set (disarmed) between requests: usually a MOD is all.
     // One new to this lane (fresh, or last used by another loop's lane) is added.
     if (epoll_ctl(epoll_, EPOLL_CTL_MOD, x.upstream->fd(), &event) != 0 && errno == ENOENT) {
@@ -193,36 +197,38 @@ void FastLane::arm_upstream(Exchange& x) {
 }
 
 // Only while the client cannot take what the lane has for it; otherwise the client's socket
-// stays in the front's set (a hang-up meanwhile is found by check_timeouts()).
+// stays in the loop's set as the loop has it (a hang-up meanwhile is found by end_turn()).
 void FastLane::watch_client(Exchange& x, bool writing) {
     if (writing == x.client_watched) return;
     epoll_event event{};
-    event.events = EPOLLOUT;
-    event.data.ptr = &x.client_tag;
-    epoll_ctl(epoll_, writing ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, x.client->fd(), &event);
+    event.events = EPOLLOUT | EPOLLRDHUP;
+    event.data.u64 = tag_of(x.client_tag);
+    if (writing) {
+        if (epoll_ctl(epoll_, EPOLL_CTL_MOD, x.client->fd(), &event) != 0 && errno == ENOENT) {
+            epoll_ctl(epoll_, EPOLL_CTL_ADD, x.client->fd(), &event);
+        }
+        x.client_unwatched = true;  // the loop's registration is gone: it adds its own again
+    } else {
+        epoll_ctl(epoll_, EPOLL_CTL_DEL, x.client->fd(), nullptr);
+    }
     x.client_watched = writing;
 }
 
-void FastLane::run() {
-    epoll_event events[kMaxEvents];
-    int n;
-    do {
-        n = epoll_wait(epoll_, events, kMaxEvents, 0);
-    } while (n < 0 && errno == EINTR);
-    for (int i = 0; i < n; ++i) {
-        Tag* tag = static_cast<Tag*>(events[i].data.ptr);
-        Exchange& x = *tag->exchange;
-        if (x.ended) continue;
-        if (tag->side == Side::upstream) {
-            if ((events[i].events & EPOLLOUT) && !x.request.empty()) send_request(x);
-            if (!x.ended && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) on_upstream(x);
-            // Disarmed by the event: armed again while more is to come and the client keeps up.
-            if (!x.ended && x.to_client.empty()) arm_upstream(x);
-        } else {
-            on_client(x, events[i].events);
-        }
+void FastLane::on_event(uint64_t data, uint32_t events) {
+    Tag* tag = reinterpret_cast<Tag*>(static_cast<uintptr_t>(data & ~kEventTag));
+    Exchange& x = *tag->exchange;
+    if (x.ended) return;
+    if (tag->side == Side::upstream) {
+        if ((events & EPOLLOUT) && !x.request.empty()) send_request(x);
+        if (!x.ended && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) on_upstream(x);
+        // Disarmed by the event: armed again while more is to come and the client keeps up.
+        if (!x.ended && x.to_client.empty()) arm_upstream(x);
+    } else {
+        on_client(x, events);
     }
-    const auto now = Clock::now();
+}
+
+void FastLane::end_turn(Clock::time_point now) {
     if (now >= next_check_) check_timeouts(now);
     ended_.clear();
 }
@@ -615,7 +621,7 @@ void FastLane::end(Exchange& x, Next next) {
     auto it = live_.find(&x);
     std::unique_ptr<Exchange> owned = std::move(it->second);
     live_.erase(it);
-    if (resume_) resume_(std::move(x.client), next);
+    if (resume_) resume_(std::move(x.client), next, x.client_unwatched);
     ended_.push_back(std::move(owned));  // events of this turn may still name it
 }
 

@@ -34,12 +34,12 @@ class FastLane : public http::FastLane {
     FastLane(const FastLane&) = delete;
     FastLane& operator=(const FastLane&) = delete;
 
-    void attach(Resume resume) override;
+    void attach(Resume resume, int epoll) override;
     bool offer(std::unique_ptr<http::ClientConnection>& connection, const http::RequestHead& head,
                bool keep_alive) override;
     bool may_serve(const http::RequestHead& head) const override;
-    int fd() const override { return epoll_; }
-    void run() override;
+    void on_event(uint64_t data, uint32_t events) override;
+    void end_turn(Clock::time_point now) override;
     Clock::time_point next_deadline() const override;
     size_t size() const override { return live_.size(); }
     void stop() override;
@@ -81,7 +81,7 @@ class FastLane : public http::FastLane {
     FrontDoor& door_;
     const std::chrono::milliseconds client_send_timeout_;
     Resume resume_;
-    int epoll_ = -1;
+    int epoll_ = -1;  // the loop's
     std::map<Exchange*, std::unique_ptr<Exchange>> live_;
     std::vector<std::unique_ptr<Exchange>> ended_;  // freed after the turn that ended them
     Clock::time_point next_check_ = Clock::time_point::max();
