@@ -312,12 +312,17 @@ void Front::accept_all(Loop& l, Listener& listener) {
             }
             return;
         }
-        Poco::Net::StreamSocket socket(new Poco::Net::StreamSocketImpl(fd));
         try {
-            socket.setBlocking(false);
-            socket.setNoDelay(true);  // small SSE writes must not wait for Nagle
-            auto connection =
-                std::make_unique<ClientConnection>(std::move(socket), listener.address);
+            std::unique_ptr<ClientConnection> connection;
+            {
+                // Scoped: no copy of the socket may outlive the connection object, which
+                // another loop or a worker may own (and close) from the next moment on.
+                Poco::Net::StreamSocket socket(new Poco::Net::StreamSocketImpl(fd));
+                socket.setBlocking(false);
+                socket.setNoDelay(true);  // small SSE writes must not wait for Nagle
+                connection =
+                    std::make_unique<ClientConnection>(std::move(socket), listener.address);
+            }
             if (tls) connection->start_tls(tls->native());
             if (held() + l.waiting.size() - l.held >= settings_.max_connections) {
                 std::string answer =
