@@ -11,4 +11,7 @@ namespace gradatum::proxy {
 // False for a request that is not the engine's own http::ServerRequest.
 bool client_hung_up(Poco::Net::HTTPServerRequest& request);
 
+// The same for a plain connection's descriptor, by a peek: a read end of stream (or an error).
+bool client_closed(int fd);
+
 }  // namespace gradatum::proxy

@@ -11,8 +11,10 @@
 #include <cstring>
 #include <optional>
 
+#include "gradatum/config_values.hpp"
 #include "http/http_date.hpp"
 #include "proxy/answer_body.hpp"
+#include "proxy/client_hangup.hpp"
 #include "proxy/front_door.hpp"
 #include "proxy/openai_error.hpp"
 #include "proxy/request_log.hpp"
@@ -34,28 +36,13 @@ constexpr size_t kMaxHead = 64 * 1024;
 // cheaper than a deadline kept per byte).
 constexpr milliseconds kCheckEvery{100};
 
-std::string seconds_text(milliseconds ms) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%g s", static_cast<double>(ms.count()) / 1000);
-    return text;
-}
-
 // The engine's own endpoints and the per-model passthrough stay with the workers.
 bool engine_path(std::string_view path) {
     return path == "/health" || path == "/metrics" || path == "/v1/models" || path == "/admin" ||
            path.rfind("/admin/", 0) == 0 || path.rfind("/upstream/", 0) == 0;
 }
 
-// The client closed its connection (bytes of a next request do not count).
-bool client_closed(int fd) {
-    char probe;
-    ssize_t n = ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
-}  // namespace
-
-namespace {
+// A socket's epoll data: the address of its tag, marked as the lane's.
 template <class T>
 uint64_t tag_of(const T& tag) {
     return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(&tag)) | http::FastLane::kEventTag;
@@ -471,17 +458,19 @@ void FastLane::check_timeouts(Clock::time_point now) {
             client_left(*x);  // it stopped reading
         } else if (!x->any_byte) {
             const bool header = settings.header_timeout <= door_.upstream_idle_timeout;
-            const std::string why = header ? "no response from the backend within " +
-                                                 seconds_text(settings.header_timeout) +
-                                                 " (server.upstream_header_timeout)"
-                                           : "no bytes from the backend for " +
-                                                 seconds_text(door_.upstream_idle_timeout) +
-                                                 " (server.upstream_idle_timeout)";
+            const std::string why =
+                header ? "no response from the backend within " +
+                             config_values::format_seconds(settings.header_timeout) +
+                             " (server.upstream_header_timeout)"
+                       : "no bytes from the backend for " +
+                             config_values::format_seconds(door_.upstream_idle_timeout) +
+                             " (server.upstream_idle_timeout)";
             x->upstream->shutdown_now();
             fail(*x, errors::upstream_timeout.status, errors::upstream_timeout.code,
                  errors::upstream_timeout.type, why);
         } else {
-            broke(*x, "no bytes from the backend for " + seconds_text(door_.upstream_idle_timeout) +
+            broke(*x, "no bytes from the backend for " +
+                          config_values::format_seconds(door_.upstream_idle_timeout) +
                           " (server.upstream_idle_timeout)");
         }
     }

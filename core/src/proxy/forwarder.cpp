@@ -24,6 +24,8 @@
 #include "answer_body.hpp"
 #include "child_gone.hpp"
 #include "chunked_decoder.hpp"
+#include "client_hangup.hpp"
+#include "gradatum/config_values.hpp"
 #include "header_rules.hpp"
 #include "http/send_all.hpp"
 #include "http/server_request.hpp"
@@ -53,14 +55,6 @@ constexpr size_t kMaxErrorBody = 64 * 1024;
 // ---- the client's socket -------------------------------------------------------------------
 
 using http::send_all;  // every byte or false (the client is gone, or stopped reading)
-
-// A client that closed its connection reads as an end of stream (bytes of a next request do not
-// count: they wait in the buffer).
-bool client_gone(int fd) {
-    char probe;
-    ssize_t n = ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
 
 // Methods a client may repeat without a second effect (RFC 9110 9.2.2).
 bool idempotent(const std::string& method) {
@@ -230,10 +224,11 @@ class Exchange {
             auto left = limit - std::chrono::duration_cast<milliseconds>(Clock::now() - started);
             if (left <= milliseconds(0)) {
                 if (first_byte_ && job_.upstream.settings().header_timeout <= job_.idle_timeout) {
-                    why_ = "no response from the backend within " + seconds(limit) +
+                    why_ = "no response from the backend within " +
+                           config_values::format_seconds(limit) +
                            " (server.upstream_header_timeout)";
                 } else {
-                    why_ = "no bytes from the backend for " + seconds(limit) +
+                    why_ = "no bytes from the backend for " + config_values::format_seconds(limit) +
                            " (server.upstream_idle_timeout)";
                 }
                 return Got::timeout;
@@ -250,14 +245,8 @@ class Exchange {
                 why_ = std::strerror(errno);
                 return Got::error;
             }
-            if (client_gone(client_fd_)) return Got::client_gone;
+            if (client_closed(client_fd_)) return Got::client_gone;
         }
-    }
-
-    static std::string seconds(milliseconds ms) {
-        char text[32];
-        std::snprintf(text, sizeof text, "%g s", static_cast<double>(ms.count()) / 1000);
-        return text;
     }
 
     // An error in place of the answer: a JSON error response, or behind the engine's own SSE
@@ -559,7 +548,8 @@ class Exchange {
                     return broke(head, body, "bad chunked framing from the backend");
                 case RelayedStream::Stop::idle:
                     return broke(head, body,
-                                 "no bytes from the backend for " + seconds(job_.idle_timeout) +
+                                 "no bytes from the backend for " +
+                                     config_values::format_seconds(job_.idle_timeout) +
                                      " (server.upstream_idle_timeout)");
                 case RelayedStream::Stop::error:
                 case RelayedStream::Stop::none:
