@@ -260,10 +260,11 @@ void Engine::start() {
         auto pinned = std::find_if(config_.models.begin(), config_.models.end(), [&](auto& m) {
             return m.listen && proxy::listener_key(*m.listen) == key;
         });
-        spdlog::info("listening on {}://{}{} ({} request threads)", listener.tls ? "https" : "http",
-                     listener.socket.address().toString(),
+        spdlog::info("listening on {}://{}{} ({} request threads, {} event threads{})",
+                     listener.tls ? "https" : "http", listener.socket.address().toString(),
                      pinned == config_.models.end() ? "" : " for model " + pinned->name,
-                     server.threads);
+                     server.threads, front.loops,
+                     front.make_fast_lane ? ", fast lane for small requests" : "");
     }
     if (metrics_listener) {
         http_->front->add_listener(*metrics_listener, false);

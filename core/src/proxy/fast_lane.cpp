@@ -88,7 +88,9 @@ struct FastLane::Exchange {
 };
 
 FastLane::FastLane(FrontDoor& door, milliseconds client_send_timeout)
-    : door_(door), client_send_timeout_(client_send_timeout) {}
+    : door_(door),
+      client_send_timeout_(client_send_timeout),
+      read_buffer_(std::make_unique<char[]>(kReadSize)) {}
 
 FastLane::~FastLane() {
     stop();
@@ -251,10 +253,10 @@ void FastLane::send_request(Exchange& x) {
 }
 
 void FastLane::on_upstream(Exchange& x) {
-    static thread_local char buffer[kReadSize];
+    char* buffer = read_buffer_.get();
     // A bounded number of reads per turn: one busy answer must not hold up the others.
     for (int reads = 0; reads < 16 && !x.ended && x.upstream && x.to_client.empty(); ++reads) {
-        ssize_t n = ::recv(x.upstream->fd(), buffer, sizeof buffer, MSG_DONTWAIT);
+        ssize_t n = ::recv(x.upstream->fd(), buffer, kReadSize, MSG_DONTWAIT);
         if (n > 0) {
             x.upstream_activity = Clock::now();
             x.any_byte = true;
@@ -263,7 +265,7 @@ void FastLane::on_upstream(Exchange& x) {
             } else {
                 pass_on(x, buffer, static_cast<size_t>(n));
             }
-            if (static_cast<size_t>(n) < sizeof buffer) return;  // epoll reports what comes next
+            if (static_cast<size_t>(n) < kReadSize) return;  // epoll reports what comes next
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -604,7 +606,6 @@ void FastLane::end(Exchange& x, Next next) {
         r.cut_by = x.cut_by;
         log_request(door_.metrics, door_.access_log, r);
         x.client->consume(x.head_size);
-        ++served_;
     }
     x.grant = Fleet::Grant{};  // the ticket and the lease end: the model is idle again
     auto it = live_.find(&x);

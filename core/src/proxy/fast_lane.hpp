@@ -14,7 +14,6 @@
 // under its own rules (a retry on a new connection; the next child if this one died).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -43,9 +42,6 @@ class FastLane : public http::FastLane {
     Clock::time_point next_deadline() const override;
     size_t size() const override { return live_.size(); }
     void stop() override;
-
-    // Requests the lane has answered since the start (the tests look).
-    uint64_t served() const { return served_; }
 
   private:
     struct Exchange;
@@ -85,7 +81,9 @@ class FastLane : public http::FastLane {
     std::map<Exchange*, std::unique_ptr<Exchange>> live_;
     std::vector<std::unique_ptr<Exchange>> ended_;  // freed after the turn that ended them
     Clock::time_point next_check_ = Clock::time_point::max();
-    std::atomic<uint64_t> served_{0};
+    // Not thread_local: static TLS is reserved and zeroed in every thread of the process (each
+    // of up to server.threads workers would carry it).
+    std::unique_ptr<char[]> read_buffer_;
 };
 
 }  // namespace gradatum::proxy

@@ -48,6 +48,7 @@ using std::chrono::milliseconds;
 // frees its llama-server slot (which itself notices a closed connection within 1 s).
 constexpr milliseconds kClientCheckEvery{100};
 constexpr size_t kReadSize = 16 * 1024;
+constexpr size_t kRelayRead = 64 * 1024;  // one read of an event stream on the relay thread
 constexpr size_t kMaxHead = 64 * 1024;
 // Of a child's error answer behind the engine's own SSE head, at most this much is read.
 constexpr size_t kMaxErrorBody = 64 * 1024;
@@ -106,10 +107,14 @@ class RelayedStream : public StreamRelay::Stream {
         : Stream(upstream_fd, client_fd), body_(body), idle_(idle_timeout) {}
 
     bool on_upstream() override {
-        static thread_local char buffer[64 * 1024];
+        // Allocated by the relay thread alone: a thread_local array would be static TLS,
+        // reserved and zeroed in every thread of the process (64 KiB per request thread).
+        static thread_local std::unique_ptr<char[]> owned;
+        if (!owned) owned = std::make_unique<char[]>(kRelayRead);
+        char* buffer = owned.get();
         // A bounded number of reads per wake-up: one busy stream must not hold up the others.
         for (int reads = 0; reads < 16; ++reads) {
-            ssize_t n = ::recv(upstream_fd, buffer, sizeof buffer, MSG_DONTWAIT);
+            ssize_t n = ::recv(upstream_fd, buffer, kRelayRead, MSG_DONTWAIT);
             if (n > 0) {
                 last_ = Clock::now();
                 Batch out;
@@ -122,7 +127,7 @@ class RelayedStream : public StreamRelay::Stream {
                 if (body_.complete()) return stop(Stop::complete);
                 // A short read took all there was: epoll (level-triggered) reports the next
                 // bytes, so the recv() that would only say EAGAIN is saved, once per event.
-                if (static_cast<size_t>(n) < sizeof buffer) return true;
+                if (static_cast<size_t>(n) < kRelayRead) return true;
                 continue;
             }
             if (n == 0) return stop(Stop::end);

@@ -1,7 +1,5 @@
 #include "supervisor/handover.hpp"
 
-#include <algorithm>
-
 #include "logging/logging.hpp"
 #include "supervisor/http_probe.hpp"
 #include "supervisor/supervisor_clock.hpp"
