@@ -218,9 +218,11 @@ void Front::stop() {
     }
 }
 
-size_t Front::held() const {
-    size_t n = busy_;
-    for (const auto& loop : loops_) n += loop->held;
+size_t Front::open_connections(const Loop& l) const {
+    size_t n = busy_ + l.waiting.size() + (l.lane ? l.lane->size() : 0);
+    for (const auto& loop : loops_) {
+        if (loop.get() != &l) n += loop->held;  // as of its last turn
+    }
     return n;
 }
 
@@ -324,7 +326,7 @@ void Front::accept_all(Loop& l, Listener& listener) {
                     std::make_unique<ClientConnection>(std::move(socket), listener.address);
             }
             if (tls) connection->start_tls(tls->native());
-            if (held() + l.waiting.size() - l.held >= settings_.max_connections) {
+            if (open_connections(l) >= settings_.max_connections) {
                 std::string answer =
                     error_response(settings_, 503, "server_busy", "too many open connections", 1);
                 if (!tls) ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -133,8 +133,9 @@ class Front {
     void post(std::function<void()> command);
     void watch_listener(const Listener& listener);
     void wake(Loop& loop);
-    // Open connections: held by the loops, and by workers.
-    size_t held() const;
+    // Open connections, counted from `l`'s thread: its own exactly, the other loops' as of
+    // their last turn, and the workers'.
+    size_t open_connections(const Loop& l) const;
 
     // Worker side.
     void serve(std::unique_ptr<ClientConnection> connection, RequestHead head);

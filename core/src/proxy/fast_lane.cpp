@@ -42,6 +42,15 @@ bool engine_path(std::string_view path) {
            path.rfind("/admin/", 0) == 0 || path.rfind("/upstream/", 0) == 0;
 }
 
+// One non-blocking send of what `data` holds: bytes sent, or -1 with errno.
+ssize_t send_some(int fd, const std::string& data) {
+    ssize_t n;
+    do {
+        n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
 // A socket's epoll data: the address of its tag, marked as the lane's.
 template <class T>
 uint64_t tag_of(const T& tag) {
@@ -69,7 +78,10 @@ struct FastLane::Exchange {
     std::string request;     // what is left to send of the request
     std::string head_bytes;  // a response head that did not come in one read
     bool any_byte = false;   // of the answer
-    ResponseHead head;
+    // Of the answer's head, what matters after it went out (its views do not outlive it).
+    bool close = false;  // the child closes the connection after it
+    bool event_stream = false;
+    int64_t content_length = -1;
     std::optional<Body> body;
     Relay relay = Relay::verbatim;
     Framing framing = Framing::none;
@@ -139,10 +151,7 @@ bool FastLane::offer(std::unique_ptr<http::ClientConnection>& connection,
         upstream_request_head(out, fields, admission.target, true, connection->client_host_text());
     // The first write before the connection is taken: a pooled connection the child closed
     // fails here, and the request goes to a worker untouched.
-    ssize_t n;
-    do {
-        n = ::send(upstream->fd(), request.data(), request.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
+    const ssize_t n = send_some(upstream->fd(), request);
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
     request.erase(0, n < 0 ? 0 : static_cast<size_t>(n));
 
@@ -238,11 +247,7 @@ void FastLane::stop() {
 }
 
 void FastLane::send_request(Exchange& x) {
-    ssize_t n;
-    do {
-        n = ::send(x.upstream->fd(), x.request.data(), x.request.size(),
-                   MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
+    const ssize_t n = send_some(x.upstream->fd(), x.request);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         to_worker(x);  // the child closed the pooled connection: nothing was answered
@@ -296,84 +301,87 @@ void FastLane::on_upstream(Exchange& x) {
     }
 }
 
-// Parses the answer's head (bytes may come in parts); then its first body bytes go on with it.
+// Parses the answer's head where it was read (one that comes in parts is gathered in
+// head_bytes); then the head the client gets and the first body bytes go out together.
 bool FastLane::take_head(Exchange& x, const char* data, size_t size) {
-    x.head_bytes.append(data, size);
+    if (!x.head_bytes.empty()) {
+        x.head_bytes.append(data, size);
+        data = x.head_bytes.data();
+        size = x.head_bytes.size();
+    }
     while (true) {
         size_t head_size = 0;
         std::string bad;
-        ResponseHead head;
-        HeadParse parsed =
-            parse_response_head(x.head_bytes.data(), x.head_bytes.size(), head, head_size, bad);
+        ResponseHead head;  // views into `data`: used before this function returns, never after
+        HeadParse parsed = parse_response_head(data, size, head, head_size, bad);
         if (parsed == HeadParse::bad) {
-            fail(x, errors::upstream_failed.status, errors::upstream_failed.code,
-                 errors::upstream_failed.type,
+            fail(x, errors::upstream_failed,
                  "the backend of model '" + x.model + "' failed: " + bad);
             return false;
         }
         if (parsed == HeadParse::incomplete) {
-            if (x.head_bytes.size() > kMaxHead) {
-                fail(x, errors::upstream_failed.status, errors::upstream_failed.code,
-                     errors::upstream_failed.type,
+            if (size > kMaxHead) {
+                fail(x, errors::upstream_failed,
                      "the backend of model '" + x.model +
                          "' failed: response head larger than 64 KiB");
                 return false;
             }
+            x.head_bytes.assign(std::string(data, size));  // `data` may point into it
             return true;
         }
         if (head.status >= 100 && head.status < 200) {
             if (head.status == 101) {
-                fail(x, errors::upstream_failed.status, errors::upstream_failed.code,
-                     errors::upstream_failed.type,
+                fail(x, errors::upstream_failed,
                      "the backend of model '" + x.model +
                          "' switched protocols, which the engine cannot forward");
                 return false;
             }
-            x.head_bytes.erase(0, head_size);  // interim heads (103 Early Hints) are skipped
+            data += head_size;  // interim heads (103 Early Hints) are skipped
+            size -= head_size;
             continue;
         }
-        // The head's views point into head_bytes, which stays as it is until the exchange ends.
-        x.head = std::move(head);
-        x.framing = framing_of(x.method, x.head);
+        x.framing = framing_of(x.method, head);
         const bool old_client = x.minor == 0;
         x.relay = Relay::verbatim;
         if (x.framing == Framing::chunked) x.relay = old_client ? Relay::decode : Relay::chunks;
         if (x.framing == Framing::until_close) x.relay = old_client ? Relay::raw : Relay::rechunk;
         // HTTP/1.0 has no chunked encoding: the close ends such a body.
         if (x.relay == Relay::decode || x.relay == Relay::raw) x.keep_alive = false;
-        x.body.emplace(x.framing, x.relay, x.head.content_length);
-        x.status = x.head.status;
+        x.body.emplace(x.framing, x.relay, head.content_length);
+        x.status = head.status;
+        x.close = head.close;
+        x.event_stream = head.event_stream;
+        x.content_length = head.content_length;
 
         std::string out_head;
-        out_head.reserve(256 + x.head.fields.size() * 48);
+        out_head.reserve(256 + head.fields.size() * 48);
         out_head += x.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
-        out_head += std::to_string(x.head.status);
+        out_head += std::to_string(head.status);
         out_head += ' ';
-        out_head.append(x.head.reason.data(), x.head.reason.size());
+        out_head.append(head.reason.data(), head.reason.size());
         out_head += "\r\n";
-        if (!x.head.has_date) {
+        if (!head.has_date) {
             out_head += "Date: ";
             out_head += http::http_date_now();
             out_head += "\r\n";
         }
-        append_child_fields(out_head, x.head, x.framing, x.relay, x.keep_alive);
+        append_child_fields(out_head, head, x.framing, x.relay, x.keep_alive);
         Batch first;
         first.add(out_head.data(), out_head.size());
-        const char* rest = x.head_bytes.data() + head_size;
-        const size_t rest_size = x.head_bytes.size() - head_size;
-        if (!x.body->take(rest, rest_size, first)) {
+        if (!x.body->take(data + head_size, size - head_size, first)) {
             broke(x, "bad chunked framing from the backend");
             return false;
         }
         x.head_sent = true;
         x.head_at = Clock::now();
         x.bytes_out += first.total() - out_head.size();
-        x.reusable =
-            x.body->complete() && !x.head.close && !x.body->overrun() && !x.head.event_stream;
+        x.reusable = x.body->complete() && !x.close && !x.body->overrun() && !x.event_stream;
         // The whole answer in hand: the connection goes back before the client has it, so the
         // client's next request finds it in the pool.
         if (x.reusable) release_upstream(x);
-        if (!first.send_now(x.client->fd(), x.to_client)) {
+        const bool sent = first.send_now(x.client->fd(), x.to_client);  // copies what is left
+        x.head_bytes.clear();
+        if (!sent) {
             client_left(x);
             return false;
         }
@@ -390,7 +398,7 @@ void FastLane::pass_on(Exchange& x, const char* data, size_t size) {
     }
     x.bytes_out += out.total();
     if (x.body->complete()) {
-        x.reusable = !x.head.close && !x.body->overrun() && !x.head.event_stream;
+        x.reusable = !x.close && !x.body->overrun() && !x.event_stream;
         if (x.reusable) release_upstream(x);
     }
     if (!out.send_now(x.client->fd(), x.to_client)) {
@@ -416,11 +424,7 @@ void FastLane::on_client(Exchange& x, uint32_t events) {
         return;
     }
     if (!(events & EPOLLOUT) || x.to_client.empty()) return;
-    ssize_t n;
-    do {
-        n = ::send(x.client->fd(), x.to_client.data(), x.to_client.size(),
-                   MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
+    const ssize_t n = send_some(x.client->fd(), x.to_client);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         client_left(x);
@@ -468,8 +472,7 @@ void FastLane::check_timeouts(Clock::time_point now) {
                              config_values::format_seconds(door_.upstream_idle_timeout) +
                              " (server.upstream_idle_timeout)";
             x->upstream->shutdown_now();
-            fail(*x, errors::upstream_timeout.status, errors::upstream_timeout.code,
-                 errors::upstream_timeout.type, why);
+            fail(*x, errors::upstream_timeout, why);
         } else {
             broke(*x, "no bytes from the backend for " +
                           config_values::format_seconds(door_.upstream_idle_timeout) +
@@ -498,11 +501,10 @@ void FastLane::complete(Exchange& x) {
     end(x, x.keep_alive ? Next::wait : Next::close);
 }
 
-void FastLane::fail(Exchange& x, int status, const char* code, const char* type,
-                    const std::string& message) {
+void FastLane::fail(Exchange& x, const ErrorKind& kind, const std::string& message) {
     spdlog::warn("model {}: {} {}: {}", x.model, x.method, x.uri, message);
     drop_upstream(x);
-    const ErrorKind kind{status, type, code};
+    const int status = kind.status;
     const std::string body = error_json(kind, message);
     std::string answer =
         (x.minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(status) + " " +
@@ -537,13 +539,12 @@ void FastLane::broke(Exchange& x, const std::string& why) {
                 : "the backend of model '" + x.model + "' ended the response early: " + why;
     if (!x.head_sent) {
         const std::string cut = x.cut_by;
-        fail(x, errors::upstream_failed.status, errors::upstream_failed.code,
-             errors::upstream_failed.type, message);
+        fail(x, errors::upstream_failed, message);
         x.cut_by = cut;
         return;
     }
     spdlog::warn("model {}: {} {}: {}", x.model, x.method, x.uri, message);
-    if (x.head.event_stream && x.head.content_length < 0) {
+    if (x.event_stream && x.content_length < 0) {
         // Clients of a stream never hang: they get a last event saying what happened.
         Batch out;
         if (x.body->end_with_event(sse_error_event(errors::upstream_failed, message), out)) {

@@ -24,6 +24,7 @@
 namespace gradatum::proxy {
 
 struct FrontDoor;
+struct ErrorKind;
 
 class FastLane : public http::FastLane {
   public:
@@ -67,8 +68,7 @@ class FastLane : public http::FastLane {
     // Endings: the client has its answer; an error in place of one; the answer broke after its
     // head went out; the request goes to a worker after all (nothing reached the client).
     void complete(Exchange& x);
-    void fail(Exchange& x, int status, const char* code, const char* type,
-              const std::string& message);
+    void fail(Exchange& x, const ErrorKind& kind, const std::string& message);
     void broke(Exchange& x, const std::string& why);
     void client_left(Exchange& x);
     void to_worker(Exchange& x);
