@@ -238,12 +238,16 @@ void Fleet::make_progress(Slot& slot, Clock::time_point now) {
     }
 }
 
+bool Fleet::admits(const Slot& slot, const ModelSupervisor& model, Clock::time_point now) const {
+    return slot.loaded() && !slot.draining && (!slot.on_demand || model.ready_since_load()) &&
+           !closing(slot, now);
+}
+
 std::optional<Fleet::Grant> Fleet::try_acquire(ModelSupervisor& model) {
     std::unique_lock<std::mutex> lock(mutex_);
     std::shared_ptr<Slot> slot = find(model);
-    if (!slot || stopping_ || slot->gone || !slot->loaded() || slot->draining) return std::nullopt;
-    if (slot->on_demand && !model.ready_since_load()) return std::nullopt;
-    if (closing(*slot, Clock::now())) return std::nullopt;
+    if (!slot || stopping_ || slot->gone || !admits(*slot, model, Clock::now()))
+        return std::nullopt;
     // First come, first served: queued requests go first.
     const ModelSettings& ms = model.settings();
     if (!slot->concurrency_queue.empty()) return std::nullopt;
@@ -298,10 +302,7 @@ Fleet::Grant Fleet::acquire(ModelSupervisor& model, const WaitTick& tick) {
         if (slot->loaded() && !model.has_process() && state == ModelState::backoff) {
             return refuse(Refusal::unreachable, model.state_reason());
         }
-        const bool may_admit = slot->loaded() && !slot->draining &&
-                               (!slot->on_demand || model.ready_since_load()) &&
-                               !closing(*slot, now);
-        if (may_admit) {
+        if (admits(*slot, model, now)) {
             if (waiting) {
                 slot->waiting.erase(slot->waiting.find(arrival));
                 waiting = false;

@@ -102,6 +102,9 @@ class Fleet {
     Slot* victim_for(const Slot& slot, Clock::time_point now, bool idle_only) const;
     const Slot* longest_waiting_blocked(Clock::time_point now) const;
     bool closing(const Slot& slot, Clock::time_point now) const;
+    // Its requests may be admitted now (loaded, not draining or closing; an on-demand one has
+    // been ready since its load), room under max_concurrent aside. Under mutex_.
+    bool admits(const Slot& slot, const ModelSupervisor& model, Clock::time_point now) const;
     // Its oldest waiting request has waited max_wait_for_swap.
     bool overdue(const Slot& slot, Clock::time_point now) const;
     void make_progress(Slot& slot, Clock::time_point now);
