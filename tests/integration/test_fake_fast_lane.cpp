@@ -48,7 +48,7 @@ TEST_CASE("fast lane: small requests are answered while every request thread is 
         TempDir other;
         // Model m streams (each stream holds a request thread); model b answers small GETs.
         FakeEngine fake(
-            "--fake-load-ms 0 --fake-stream-events 30 --fake-stream-interval-ms 100",
+            "--fake-load-ms 0 --fake-stream-events 80 --fake-stream-interval-ms 100",
             "server.threads = 4\n"
             "server.fast_lane = " +
                 std::string(lane ? "true" : "false") + "\n" +
