@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -206,6 +207,23 @@ json FullResponse(const Completion& c, const std::string& text, long tokens) {
     setrlimit(RLIMIT_CORE, &no_core);
     kill(getpid(), SIGKILL);
     std::abort();  // not reached
+}
+
+// Keeps `listener_fd` open for `ms` in a forked helper that closes every other descriptor and
+// leaves the process group (which the engine kills when a child ends): the port of a server
+// that died still takes connections.
+void LeaveListenerOpen(int listener_fd, int ms) {
+    std::fflush(nullptr);
+    if (listener_fd < 0 || fork() != 0) return;
+    // No allocation after fork() in a threaded process: close_range, else one call per number.
+    if (syscall(SYS_close_range, static_cast<unsigned>(listener_fd + 1), ~0u, 0u) != 0) {
+        for (int fd = listener_fd + 1; fd < 65536; ++fd) close(fd);
+    }
+    for (int fd = 0; fd < listener_fd; ++fd) close(fd);
+    setsid();
+    const struct timespec wait = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&wait, nullptr);
+    _exit(0);
 }
 
 // True for the one caller that creates `path` (across processes: O_EXCL).
@@ -521,6 +539,9 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
 
         if (!options_.die_before_answer_once.empty() &&
             FirstToClaim(options_.die_before_answer_once)) {
+            if (options_.listener_outlives_ms > 0) {
+                LeaveListenerOpen(state_.listener_fd, options_.listener_outlives_ms);
+            }
             KillSelf("--fake-die-before-answer-once");
         }
         Processing processing(state_.requests_processing);

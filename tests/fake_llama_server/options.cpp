@@ -98,6 +98,7 @@ const std::vector<Flag>& Flags() {
         {{"--fake-stream-interval-ms"}, true, SetInt(&Options::stream_interval_ms)},
         {{"--fake-crash-after-events"}, true, SetInt(&Options::crash_after_events)},
         {{"--fake-die-before-answer-once"}, true, SetString(&Options::die_before_answer_once)},
+        {{"--fake-listener-outlives-ms"}, true, SetInt(&Options::listener_outlives_ms)},
         {{"--fake-exit-at-start"},
          true,
          [](Options& o, const std::string& v) { o.exit_at_start = ToInt(v); }},

@@ -38,6 +38,10 @@ struct Options {
     // read, then the process is killed before a byte of an answer: a child killed mid-generation.
     // Its restarted successor finds the file and answers normally.
     std::string die_before_answer_once;
+    // With die_before_answer_once: a forked helper in a session of its own keeps the listening
+    // socket (and nothing else) open for this many ms after the process died, so the port still
+    // takes connections with no server behind it (0: the listener dies with the process).
+    int listener_outlives_ms = 0;
     std::optional<int> exit_at_start;
     int hang_health_after_ms = -1;
     // From this many ms after start, generation requests (/completion, /v1/completions,

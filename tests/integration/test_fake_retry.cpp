@@ -70,6 +70,27 @@ TEST_CASE("retry: a child killed before it answers a request: the next child ans
     CHECK(admin_model(fake.port())["starts"] == 2);
 }
 
+TEST_CASE("retry: a killed child whose port still takes connections: the next child answers",
+          "[fake][retry][supervision]") {
+    // The port is no proof of life: a killed process releases its sockets one by one (on a
+    // loaded machine it can wait for a CPU between the connection and the listener), and here
+    // a helper keeps the listener open for 3 s. The engine asks the kernel about the process.
+    TempDir marks;
+    FakeEngine fake(
+        "--fake-load-ms 0 --fake-listener-outlives-ms 3000 "
+        "--fake-die-before-answer-once " +
+            marks.path() + "/died",
+        kQuickRestarts);
+    REQUIRE(fake.engine->wait_health(200, 10s));
+    const pid_t first = fake.child();
+    auto answer = http(fake.port(), "POST", "/v1/chat/completions", kChat, {}, 15s);
+    INFO(answer.body);
+    REQUIRE(answer.status == 200);
+    CHECK(fake.child() != first);
+    CHECK(fake.engine->log_count(kRetried) == 1);
+    CHECK(admin_model(fake.port())["starts"] == 2);
+}
+
 TEST_CASE("retry: a child killed from outside while it generates: the next child answers",
           "[fake][retry][supervision]") {
     FakeEngine fake("--fake-load-ms 0 --metrics --fake-response-delay-ms 1500", kQuickRestarts);

@@ -7,6 +7,8 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -280,6 +282,24 @@ TEST_CASE("child_stopped_listening: refused or reset is gone, a quiet listener i
     });
     CHECK(child_stopped_listening("127.0.0.1", closing.address().port(), 500ms));
     closer.join();
+}
+
+TEST_CASE("process_exiting: a live process is not, a zombie and a reaped one are",
+          "[proxy][forward][retry]") {
+    CHECK_FALSE(process_exiting(0));  // no process: only the port can tell
+    CHECK_FALSE(process_exiting(getpid()));
+    const pid_t child = fork();
+    if (child == 0) _exit(0);
+    REQUIRE(child > 0);
+    // Not reaped yet: a zombie once it has exited.
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!process_exiting(child) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(1ms);
+    }
+    CHECK(process_exiting(child));
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECK(process_exiting(child));  // reaped: no /proc entry
 }
 
 // ---------------------------------------------------------------- behind the engine's SSE head

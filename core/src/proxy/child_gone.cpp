@@ -1,9 +1,12 @@
 #include "proxy/child_gone.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <sstream>
 
 #include "proxy/upstream_session.hpp"
 
@@ -27,6 +30,29 @@ bool child_stopped_listening(const std::string& host, uint16_t port,
     } while (rc < 0 && errno == EINTR);
     if (rc <= 0) return false;
     return (p.revents & (POLLERR | POLLHUP | POLLRDHUP)) != 0;
+}
+
+bool process_exiting(pid_t pid) {
+    if (pid <= 0) return false;
+    const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT;  // reaped
+    char buffer[1024];
+    const ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+    ::close(fd);
+    if (n <= 0) return false;
+    const std::string stat(buffer, static_cast<size_t>(n));
+    // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold anything.
+    const size_t after_comm = stat.rfind(')');
+    if (after_comm == std::string::npos) return false;
+    std::istringstream fields(stat.substr(after_comm + 1));
+    char state = 0;
+    long skipped = 0;
+    unsigned long flags = 0;
+    fields >> state >> skipped >> skipped >> skipped >> skipped >> skipped >> flags;
+    if (!fields) return false;
+    constexpr unsigned long kExiting = 0x4;  // PF_EXITING (include/linux/sched.h)
+    return state == 'Z' || state == 'X' || (flags & kExiting) != 0;
 }
 
 }  // namespace gradatum::proxy

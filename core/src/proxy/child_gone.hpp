@@ -3,6 +3,8 @@
 // live child that closed a connection on purpose gets no second copy of the request.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -15,5 +17,12 @@ namespace gradatum::proxy {
 // listener; a connect timeout or any other error is not proof of death either (false).
 bool child_stopped_listening(const std::string& host, uint16_t port,
                              std::chrono::milliseconds settle = std::chrono::milliseconds(30));
+
+// True if process `pid` (> 0) is exiting or gone: the kernel marked it exiting, it is a zombie,
+// or it was reaped. The port alone cannot always tell: a killed process releases its sockets one
+// by one, and when it is preempted between the connection and the listener the port still
+// takes connections for as long as it waits for a CPU (seen on a loaded 2-core machine), or
+// forever when another process shares the listener.
+bool process_exiting(pid_t pid);
 
 }  // namespace gradatum::proxy

@@ -276,7 +276,10 @@ class Exchange {
     }
 
     // The connection to the child closed or broke and its port takes no connection any more.
-    bool child_died() const { return child_stopped_listening(job_.target.host, job_.target.port); }
+    bool child_died() const {
+        return process_exiting(job_.child_pid) ||
+               child_stopped_listening(job_.target.host, job_.target.port);
+    }
 
     Outcome gone(const std::string& why) {
         upstream_.shutdown_now();
@@ -341,7 +344,8 @@ class Exchange {
                                         "' went away before answering (the connection closed " +
                                         "after the request was sent" +
                                         (why_.empty() ? "" : ": " + why_) +
-                                        ", and its port refuses connections)");
+                                        ", and the child is exiting or its port refuses "
+                                        "connections)");
                         }
                     }
                     return fail(errors::upstream_failed,

@@ -3,6 +3,7 @@
 
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
@@ -27,6 +28,9 @@ struct ForwardJob {
     // event stream from the child goes on as the rest of the body; any other answer of the
     // child, and any error of the engine's, becomes one last `data: {...}` event ending it.
     bool sse_head_sent = false;
+    // The child's process (0: none, e.g. a remote backend): a connection it closed without
+    // answering is taken for its death when the process is exiting (see child_gone.hpp).
+    pid_t child_pid = 0;
 };
 
 // Unless child_gone_before_answer, the client has its answer, or an error in its place.

@@ -298,6 +298,7 @@ class ProxyRequestHandler : public Poco::Net::HTTPRequestHandler {
                            *admission.ticket,    door_.upstream_idle_timeout,
                            admission.generation, *door_.upstream};
             job.sse_head_sent = sse_head_sent;
+            job.child_pid = admission.pid;
             ForwardResult result = forward(request, body, response, job);
             cut_by_ = result.cut_by;
             if (!result.child_gone_before_answer) return;

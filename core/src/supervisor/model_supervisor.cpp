@@ -211,6 +211,7 @@ Admission ModelSupervisor::admit(uint64_t after_generation) {
     if (serving()) {
         admission.target = target_;
         admission.generation = generation_;
+        admission.pid = has_process_ ? child_pid_ : 0;
         // Under the lock: a stop that starts after this point sees the ticket and aborts it.
         admission.ticket = in_flight_.add();
         return admission;
@@ -239,6 +240,7 @@ std::optional<Admission> ModelSupervisor::admit_now() {
     Admission admission;
     admission.target = target_;
     admission.generation = generation_;
+    admission.pid = has_process_ ? child_pid_ : 0;
     admission.ticket = in_flight_.add();  // under the lock, as in admit()
     return admission;
 }

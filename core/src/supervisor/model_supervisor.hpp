@@ -58,6 +58,7 @@ struct Admission {
     // child that became ready), and the ticket that keeps it counted as in flight.
     Target target;
     uint64_t generation = 0;
+    pid_t pid = 0;  // the child's process; 0 for a backend without one
     std::unique_ptr<InFlight::Ticket> ticket;
     std::string failure;  // Refusal::failed: the reason
 };
