@@ -2,12 +2,15 @@
 
 #include <spdlog/async.h>
 #include <spdlog/formatter.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -99,36 +102,54 @@ class LineFormatter : public spdlog::formatter {
     Format format_;
 };
 
-// Written to by the logging thread only (or by late synchronous lines): each line is flushed,
-// so that the file is current for whoever reads it (tail -f, a test).
-class FlushingSink final : public spdlog::sinks::sink {
-  public:
-    explicit FlushingSink(spdlog::sink_ptr inner) : inner_(std::move(inner)) {}
-    void log(const spdlog::details::log_msg& msg) override {
-        inner_->log(msg);
-        inner_->flush();
+// Standard error when it is not a terminal (a pipe to journald or docker, a redirect): lines are
+// gathered and written with one write() when the logging thread has nothing left to do (see
+// PacingSink) or 64 KiB have gathered, not one write() per line (one per request, with the
+// access log on). A terminal keeps spdlog's colour sink, line by line.
+class BatchedStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+  protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        formatter_->format(msg, pending_);
+        if (pending_.size() >= kBatch) flush_();
     }
-    void flush() override { inner_->flush(); }
-    void set_pattern(const std::string& pattern) override { inner_->set_pattern(pattern); }
-    void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
-        inner_->set_formatter(std::move(formatter));
+    void flush_() override {
+        const char* data = pending_.data();
+        size_t left = pending_.size();
+        while (left > 0) {
+            const ssize_t n = ::write(STDERR_FILENO, data, left);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;  // nowhere to write: drop the lines, never block the engine
+            data += n;
+            left -= static_cast<size_t>(n);
+        }
+        pending_.clear();
     }
 
   private:
-    spdlog::sink_ptr inner_;
+    static constexpr size_t kBatch = 64 * 1024;
+    spdlog::memory_buf_t pending_;
 };
 
+spdlog::sink_ptr console_sink() {
+    if (::isatty(STDERR_FILENO)) return std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    return std::make_shared<BatchedStderrSink>();
+}
+
 // The last sink of every asynchronous logger, run on the logging thread after each line: when
-// the queue is empty it sleeps a little before the thread waits for the next line. While it
-// sleeps, the lines of a busy engine (one access line per request) queue up without waking it,
-// so it wakes about once per pause instead of once per line (a thread switch per request).
-// No line waits longer than kPause for its turn.
+// the queue is empty it flushes the other sinks (the console's gathered lines, the log file's
+// buffer: one write each), then sleeps a little before the thread waits for the next line.
+// While it sleeps, the lines of a busy engine (one access line per request) queue up without
+// waking it, so it wakes and writes about once per pause instead of once per line. No line
+// waits longer than kPause for its turn, nor stays unwritten once the queue is empty.
 class PacingSink final : public spdlog::sinks::sink {
   public:
     static constexpr std::chrono::microseconds kPause{1000};
-    explicit PacingSink(spdlog::details::thread_pool& pool) : pool_(pool) {}
+    PacingSink(spdlog::details::thread_pool& pool, std::vector<spdlog::sink_ptr> sinks)
+        : pool_(pool), sinks_(std::move(sinks)) {}
     void log(const spdlog::details::log_msg&) override {
-        if (pool_.queue_size() == 0) std::this_thread::sleep_for(kPause);
+        if (pool_.queue_size() != 0) return;
+        for (auto& sink : sinks_) sink->flush();
+        std::this_thread::sleep_for(kPause);
     }
     void flush() override {}
     void set_pattern(const std::string&) override {}
@@ -136,6 +157,7 @@ class PacingSink final : public spdlog::sinks::sink {
 
   private:
     spdlog::details::thread_pool& pool_;
+    const std::vector<spdlog::sink_ptr> sinks_;  // the logger's others
 };
 
 std::mutex g_mutex;  // guards everything below but g_pool's counter
@@ -147,7 +169,7 @@ bool g_async = false;
 // logger, so a thread that logs while shutdown() swaps it must not find it freed. The same for
 // the model loggers: a caller may hold one while shutdown() replaces it.
 std::shared_ptr<spdlog::logger> g_logger;
-std::shared_ptr<PacingSink> g_pacer;  // of g_pool
+std::shared_ptr<PacingSink> g_pacer;  // of g_pool and g_sinks
 std::map<std::string, std::shared_ptr<spdlog::logger>> g_models;
 std::vector<std::shared_ptr<spdlog::logger>> g_retired;
 size_t g_reported = 0;  // overruns already returned by take_dropped()
@@ -162,6 +184,7 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name) {
                                                    spdlog::async_overflow_policy::overrun_oldest);
     } else {
         logger = std::make_shared<spdlog::logger>(name, g_sinks.begin(), g_sinks.end());
+        logger->flush_on(spdlog::level::trace);  // no pacer to flush a late line
     }
     logger->set_level(g_level);
     return logger;
@@ -169,6 +192,7 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name) {
 
 // Rebuilds the default logger and every model logger over the current sinks (under g_mutex).
 void rebuild_loggers() {
+    if (g_async) g_pacer = std::make_shared<PacingSink>(*g_pool, g_sinks);
     if (g_logger) g_retired.push_back(g_logger);
     g_logger = make_logger(kEngineName);
     spdlog::set_default_logger(g_logger);
@@ -194,8 +218,7 @@ std::shared_ptr<spdlog::logger> logger_for(Kind kind, const std::string& model) 
 void init() {
     std::lock_guard<std::mutex> lock(g_mutex);
     g_pool = std::make_shared<spdlog::details::thread_pool>(kQueuedLines, 1);
-    g_pacer = std::make_shared<PacingSink>(*g_pool);
-    auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    auto console = console_sink();
     console->set_formatter(std::make_unique<LineFormatter>(Format::text));
     g_sinks = {console};
     g_async = true;
@@ -205,13 +228,12 @@ void init() {
 void configure(const Settings& settings) {
     std::lock_guard<std::mutex> lock(g_mutex);
     std::vector<spdlog::sink_ptr> sinks;
-    auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    auto console = console_sink();
     sinks.push_back(console);
     if (!settings.file.empty()) {
         try {
-            sinks.push_back(std::make_shared<FlushingSink>(
-                std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
-                    settings.file, settings.max_size_bytes, settings.max_files)));
+            sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+                settings.file, settings.max_size_bytes, settings.max_files));
         } catch (const std::exception& e) {
             throw FileError("cannot open '" + settings.file + "': " + e.what());
         }
