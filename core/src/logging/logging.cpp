@@ -9,9 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -55,12 +57,10 @@ class LineFormatter : public spdlog::formatter {
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch())
                       .count() %
                   1000;
-        time_t seconds = spdlog::log_clock::to_time_t(msg.time);
-        tm parts{};
-        char stamp[40];
+        const time_t seconds = spdlog::log_clock::to_time_t(msg.time);
+        char stamp[48];
         if (format_ == Format::json) {
-            gmtime_r(&seconds, &parts);
-            size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &parts);
+            const size_t n = date_and_time(seconds, stamp, sizeof stamp);
             snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(ms));
             nlohmann::ordered_json line;
             line["time"] = stamp;
@@ -73,8 +73,7 @@ class LineFormatter : public spdlog::formatter {
             append(dest, "\n");
             return;
         }
-        localtime_r(&seconds, &parts);
-        size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &parts);
+        const size_t n = date_and_time(seconds, stamp, sizeof stamp);
         snprintf(stamp + n, sizeof stamp - n, ".%03d ", static_cast<int>(ms));
         append(dest, stamp);
         msg.color_range_start = dest.size();
@@ -99,7 +98,32 @@ class LineFormatter : public spdlog::formatter {
     }
 
   private:
+    // The line's date and time to the second (UTC for JSON, local time for text) into `out`;
+    // returns its length. Worked out once per second: a busy engine logs thousands of lines in
+    // one (a sink calls its formatter under its own lock, so the cache needs none).
+    size_t date_and_time(time_t seconds, char* out, size_t capacity) {
+        if (seconds != cached_seconds_) {
+            tm parts{};
+            if (format_ == Format::json) {
+                gmtime_r(&seconds, &parts);
+            } else {
+                localtime_r(&seconds, &parts);
+            }
+            const char* pattern =
+                format_ == Format::json ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S";
+            cached_size_ = strftime(cached_, sizeof cached_, pattern, &parts);
+            cached_seconds_ = seconds;
+        }
+        const size_t n = std::min(cached_size_, capacity - 1);
+        std::memcpy(out, cached_, n);
+        out[n] = '\0';
+        return n;
+    }
+
     Format format_;
+    time_t cached_seconds_ = -1;
+    char cached_[32] = {};
+    size_t cached_size_ = 0;
 };
 
 // Standard error when it is not a terminal (a pipe to journald or docker, a redirect): lines are
