@@ -40,7 +40,7 @@ bool process_exiting(pid_t pid) {
     char buffer[1024];
     const ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
     ::close(fd);
-    if (n <= 0) return false;
+    if (n <= 0) return true;  // reaped between open and read (a live process's stat reads)
     const std::string stat(buffer, static_cast<size_t>(n));
     // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold anything.
     const size_t after_comm = stat.rfind(')');
