@@ -131,6 +131,9 @@ class LineFormatter : public spdlog::formatter {
 // PacingSink) or 64 KiB have gathered, not one write() per line (one per request, with the
 // access log on). A terminal keeps spdlog's colour sink, line by line.
 class BatchedStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+  public:
+    ~BatchedStderrSink() override { flush_(); }
+
   protected:
     void sink_it_(const spdlog::details::log_msg& msg) override {
         formatter_->format(msg, pending_);
@@ -308,6 +311,9 @@ void shutdown() {
     // The pool's destructor writes out the queue and joins (outside the lock: a queued line's
     // sink may be slow).
     pool.reset();
+    // The pacer flushes when the queue is empty, but the pool's last message is its own stop.
+    std::lock_guard<std::mutex> lock(g_mutex);
+    for (auto& sink : g_sinks) sink->flush();
 }
 
 }  // namespace gradatum::logging
