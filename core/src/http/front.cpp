@@ -177,7 +177,7 @@ void Front::start() {
             l.lane->attach(
                 [&l](std::unique_ptr<ClientConnection> connection, FastLane::Next next,
                      bool unwatched) {
-                    if (unwatched) l.lent[connection->fd()] = false;
+                    if (unwatched) l.lent_at(connection->fd()) = Loop::Lent::unregistered;
                     l.served.emplace_back(std::move(connection), next);
                 },
                 l.epoll);
@@ -280,7 +280,7 @@ void Front::run(Loop& l) {
     }
     if (lane) lane->stop();
     l.served.clear();
-    l.lent.clear();
+    l.lent.assign(l.lent.size(), Loop::Lent::no);
     if (l.index == 0) close_listeners();
     while (!l.waiting.empty()) forget(l, l.waiting.begin()->first);
 }
@@ -386,7 +386,7 @@ void Front::lend(Loop& l, int fd) {
     if (it == l.waiting.end()) return;
     l.deadlines.erase({it->second->deadline, fd});
     l.waiting.erase(it);  // the connection object moved out: nothing is closed
-    l.lent[fd] = true;
+    l.lent_at(fd) = Loop::Lent::registered;
 }
 
 void Front::forget(Loop& l, int fd) {
@@ -400,10 +400,10 @@ void Front::forget(Loop& l, int fd) {
 void Front::on_readable(Loop& l, int fd) {
     auto it = l.waiting.find(fd);
     if (it == l.waiting.end()) {
-        auto lent = l.lent.find(fd);
-        if (lent != l.lent.end() && lent->second) {
+        Loop::Lent& lent = l.lent_at(fd);
+        if (lent == Loop::Lent::registered) {
             epoll_ctl(l.epoll, EPOLL_CTL_DEL, fd, nullptr);  // level-triggered: it would repeat
-            lent->second = false;
+            lent = Loop::Lent::unregistered;
         }
         return;
     }
@@ -496,9 +496,9 @@ void Front::resume_served(Loop& l) {
         l.served.clear();
         for (auto& [connection, next] : served) {
             const int fd = connection->fd();
-            auto lent = l.lent.find(fd);
-            const bool registered = lent != l.lent.end() && lent->second;
-            if (lent != l.lent.end()) l.lent.erase(lent);
+            Loop::Lent& lent = l.lent_at(fd);
+            const bool registered = lent == Loop::Lent::registered;
+            lent = Loop::Lent::no;
             if (next == FastLane::Next::close || stopping_) continue;  // closes it
             if (next == FastLane::Next::wait && !accepting_) continue;
             const bool idle = connection->pending().empty();

@@ -94,9 +94,15 @@ class Front {
         std::set<std::pair<Clock::time_point, int>> deadlines;
         // Connections the fast lane served, to wait for their next request (or close).
         std::vector<std::pair<std::unique_ptr<ClientConnection>, FastLane::Next>> served;
-        // Descriptors of connections the lane holds → still in the epoll set. One that reports
-        // an event meanwhile (a pipelined request, a hang-up) leaves the set until it is back.
-        std::map<int, bool> lent;
+        // Connections the lane holds, by descriptor: whether each is still in the epoll set.
+        // One that reports an event meanwhile (a pipelined request, a hang-up) leaves the set
+        // until it is back. Indexed by descriptor: no allocation per lane request.
+        enum class Lent : char { no, unregistered, registered };
+        std::vector<Lent> lent;
+        Lent& lent_at(int fd) {
+            if (static_cast<size_t>(fd) >= lent.size()) lent.resize(fd + 64, Lent::no);
+            return lent[fd];
+        }
         std::atomic<size_t> held{0};  // connections it holds, as of its last turn
         // Under `mutex`: from workers (returned), from the first loop (fresh), commands.
         std::mutex mutex;
