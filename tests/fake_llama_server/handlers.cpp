@@ -209,6 +209,13 @@ json FullResponse(const Completion& c, const std::string& text, long tokens) {
     std::abort();  // not reached
 }
 
+// The end of a forked helper that holds descriptors for `ms`: async-signal-safe calls only.
+[[noreturn]] void HoldThenExit(int ms) {
+    const struct timespec wait = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&wait, nullptr);
+    _exit(0);
+}
+
 // Keeps `listener_fd` open for `ms` in a forked helper that closes every other descriptor and
 // leaves the process group (which the engine kills when a child ends): the port of a server
 // that died still takes connections.
@@ -221,9 +228,7 @@ void LeaveListenerOpen(int listener_fd, int ms) {
     }
     for (int fd = 0; fd < listener_fd; ++fd) close(fd);
     setsid();
-    const struct timespec wait = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&wait, nullptr);
-    _exit(0);
+    HoldThenExit(ms);
 }
 
 // True for the one caller that creates `path` (across processes: O_EXCL).
@@ -433,9 +438,7 @@ class FakeHandler : public Poco::Net::HTTPRequestHandler {
                 close(0);
                 close(1);
                 close(2);
-                const struct timespec wait = {ms / 1000, (ms % 1000) * 1000000L};
-                nanosleep(&wait, nullptr);
-                _exit(0);
+                HoldThenExit(ms);
             }
             SendJson(response, 200, {{"holder_pid", holder}});
         } else if (path == "/fake/hang-up") {
