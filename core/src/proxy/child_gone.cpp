@@ -6,7 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <sstream>
+#include <cstdio>
+#include <cstring>
 
 #include "proxy/upstream_session.hpp"
 
@@ -41,16 +42,15 @@ bool process_exiting(pid_t pid) {
     const ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
     ::close(fd);
     if (n <= 0) return true;  // reaped between open and read (a live process's stat reads)
-    const std::string stat(buffer, static_cast<size_t>(n));
+    buffer[n] = '\0';
     // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold anything.
-    const size_t after_comm = stat.rfind(')');
-    if (after_comm == std::string::npos) return false;
-    std::istringstream fields(stat.substr(after_comm + 1));
+    const char* after_comm = std::strrchr(buffer, ')');
     char state = 0;
-    long skipped = 0;
     unsigned long flags = 0;
-    fields >> state >> skipped >> skipped >> skipped >> skipped >> skipped >> flags;
-    if (!fields) return false;
+    if (!after_comm ||
+        std::sscanf(after_comm + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2) {
+        return false;
+    }
     constexpr unsigned long kExiting = 0x4;  // PF_EXITING (include/linux/sched.h)
     return state == 'Z' || state == 'X' || (flags & kExiting) != 0;
 }
